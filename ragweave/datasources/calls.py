@@ -1,0 +1,51 @@
+"""Counting backend calls at the datasource boundary.
+
+Datasources are app-scoped; the per-operation tally lives in a context variable that the debug extension
+sets at the start of each operation. Tasks spawned while resolving inherit it, so DataLoader batches count
+towards the operation that triggered them.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class CallLog:
+    calls: Counter[str] = field(default_factory=Counter)
+    millis: Counter[str] = field(default_factory=Counter)
+
+    def record(self, name: str, elapsed_ms: float) -> None:
+        self.calls[name] += 1
+        self.millis[name] += elapsed_ms
+
+
+current_call_log: ContextVar[CallLog | None] = ContextVar("current_call_log", default=None)
+
+
+def counted(name: str) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    """Count each call of an async datasource method as one `name` call (e.g. "graph.neighbors")."""
+
+    def decorate(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        @functools.wraps(method)
+        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            log = current_call_log.get()
+            started = time.perf_counter()
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                if log is not None:
+                    log.record(name, (time.perf_counter() - started) * 1000)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,147 @@
+"""Settings, read once from the environment. A bad value stops start-up with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("data")
+    debug_extensions: bool = False
+    dev_mode: bool = False
+    tenant: str = "default"
+    graphql_ide: bool = True
+    # vectors: QDRANT_URL selects the qdrant-client adapter; otherwise the embedded qdrant-edge shards
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    qdrant_timeout_s: float = 10.0
+    default_collection: str = "chunks"
+    # graph: NEO4J_URI selects the neo4j adapter; otherwise an embedded FalkorDB child process
+    neo4j_uri: str | None = None
+    neo4j_user: str | None = None
+    neo4j_password: str | None = None
+    neo4j_database: str = "neo4j"
+    falkordb_url: str | None = None
+    graph_name: str = "ragweave"
+    graph_timeout_s: float = 5.0
+    # language models: OPENAI_BASE_URL selects an OpenAI-compatible endpoint; otherwise offline MiniLM
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    chat_model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_dim: int = 384
+    llm_timeout_s: float = 30.0
+    llm_max_retries: int = 2
+    reranker_url: str | None = None
+    reranker_timeout_s: float = 10.0
+    # limits
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    graph_query_row_cap: int = 1000
+    chunk_size: int = 800
+    chunk_overlap: int = 120
+    load_demo: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        reader = _Reader(env)
+        settings = cls(
+            host=reader.str("RAGWEAVE_HOST", "127.0.0.1"),
+            port=reader.int("RAGWEAVE_PORT", 8000, 1, 65535),
+            data_dir=Path(reader.str("RAGWEAVE_DATA_DIR", "data")),
+            debug_extensions=reader.bool("RAGWEAVE_DEBUG_EXTENSIONS", False),
+            dev_mode=reader.bool("RAGWEAVE_DEV_MODE", False),
+            tenant=reader.str("RAGWEAVE_TENANT", "default"),
+            graphql_ide=reader.bool("RAGWEAVE_GRAPHQL_IDE", True),
+            qdrant_url=reader.optional("QDRANT_URL"),
+            qdrant_api_key=reader.optional("QDRANT_API_KEY"),
+            qdrant_timeout_s=reader.float("RAGWEAVE_QDRANT_TIMEOUT_S", 10.0),
+            default_collection=reader.str("RAGWEAVE_COLLECTION", "chunks"),
+            neo4j_uri=reader.optional("NEO4J_URI"),
+            neo4j_user=reader.optional("NEO4J_USER"),
+            neo4j_password=reader.optional("NEO4J_PASSWORD"),
+            neo4j_database=reader.str("NEO4J_DATABASE", "neo4j"),
+            falkordb_url=reader.optional("RAGWEAVE_FALKORDB_URL"),
+            graph_name=reader.str("RAGWEAVE_GRAPH_NAME", "ragweave"),
+            graph_timeout_s=reader.float("RAGWEAVE_GRAPH_TIMEOUT_S", 5.0),
+            openai_base_url=reader.optional("OPENAI_BASE_URL"),
+            openai_api_key=reader.optional("OPENAI_API_KEY"),
+            chat_model=reader.str("RAGWEAVE_CHAT_MODEL", "gpt-4o-mini"),
+            embedding_model=reader.str("RAGWEAVE_EMBEDDING_MODEL", "text-embedding-3-small"),
+            embedding_dim=reader.int("RAGWEAVE_EMBEDDING_DIM", 384, 1, 65536),
+            llm_timeout_s=reader.float("RAGWEAVE_LLM_TIMEOUT_S", 30.0),
+            llm_max_retries=reader.int("RAGWEAVE_LLM_MAX_RETRIES", 2, 0, 10),
+            reranker_url=reader.optional("RAGWEAVE_RERANKER_URL"),
+            reranker_timeout_s=reader.float("RAGWEAVE_RERANKER_TIMEOUT_S", 10.0),
+            max_query_depth=reader.int("RAGWEAVE_MAX_DEPTH", 12, 1, 100),
+            max_aliases=reader.int("RAGWEAVE_MAX_ALIASES", 30, 1, 1000),
+            max_tokens=reader.int("RAGWEAVE_MAX_TOKENS", 4000, 10, 1_000_000),
+            chunk_size=reader.int("RAGWEAVE_CHUNK_SIZE", 800, 100, 20_000),
+            chunk_overlap=reader.int("RAGWEAVE_CHUNK_OVERLAP", 120, 0, 10_000),
+            load_demo=reader.bool("RAGWEAVE_LOAD_DEMO", False),
+        )
+        if settings.chunk_overlap >= settings.chunk_size:
+            raise SettingsError("RAGWEAVE_CHUNK_OVERLAP must be smaller than RAGWEAVE_CHUNK_SIZE")
+        return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def llm_configured(self) -> bool:
+        return self.openai_base_url is not None
+
+
+class _Reader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+
+    def optional(self, name: str) -> str | None:
+        value = self.env.get(name, "").strip()
+        return value or None
+
+    def str(self, name: str, default: str) -> str:
+        return self.optional(name) or default
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{name} must be a boolean (1/0, true/false), got {raw!r}")
+
+    def int(self, name: str, default: int, low: int, high: int) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+        return value
+
+    def float(self, name: str, default: float) -> float:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if value <= 0:
+            raise SettingsError(f"{name} must be positive, got {value}")
+        return value
