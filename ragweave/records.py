@@ -95,3 +95,39 @@ class GraphEdge:
 class ExtractedGraph:
     nodes: list[GraphNode]
     edges: list[GraphEdge]
+
+
+@dataclass(frozen=True, slots=True)
+class BackendHealth:
+    name: str
+    ok: bool
+    latency_ms: float | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RerankScore:
+    index: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    content: str
+    model: str
+    provider: str
+    finish_reason: str
+    usage: Usage | None

@@ -49,3 +49,10 @@ def counted(name: str) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awai
         return wrapper
 
     return decorate
+
+
+def record_call(name: str, elapsed_ms: float = 0.0) -> None:
+    """Count one call where a decorator cannot wrap it (e.g. an async generator)."""
+    log = current_call_log.get()
+    if log is not None:
+        log.record(name, elapsed_ms)

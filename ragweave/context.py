@@ -1,0 +1,44 @@
+"""The typed per-request context: shared datasources, the caller, and fresh DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import strawberry
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+
+from ragweave.datasources.calls import CallLog
+from ragweave.datasources.lifecycle import Datasources
+from ragweave.loaders import Loaders
+from ragweave.settings import Settings
+
+
+@dataclass(slots=True)
+class Context:
+    datasources: Datasources
+    settings: Settings
+    tenant: str
+    role: str
+    loaders: Loaders
+    request: Request | WebSocket | None = None
+    call_log: CallLog = field(default_factory=CallLog)
+    connection_params: dict[str, object] | None = None
+
+    def fresh_loaders(self) -> Loaders:
+        """Subscriptions outlive a tick and share one connection context: each takes its own loaders."""
+        return Loaders(self.datasources, self.tenant)
+
+
+Info = strawberry.Info[Context, None]
+
+
+def build_context(
+    datasources: Datasources, settings: Settings, *, tenant: str | None = None, role: str = "admin",
+    request: Request | WebSocket | None = None,
+) -> Context:
+    tenant = tenant or settings.tenant
+    return Context(
+        datasources=datasources, settings=settings, tenant=tenant, role=role,
+        loaders=Loaders(datasources, tenant), request=request,
+    )

@@ -1,0 +1,94 @@
+"""Chat completions over an OpenAI-compatible endpoint (blocking and streamed)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from typing import Any, Protocol
+
+import openai
+
+from ragweave import records
+from ragweave.datasources.calls import counted, record_call
+from ragweave.errors import AppError, BackendTimeout, BackendUnavailable
+
+
+class ChatModel(Protocol):
+    model: str
+    provider: str
+
+    async def complete(
+        self, messages: Sequence[records.ChatMessage], *, model: str | None = None,
+        temperature: float | None = None, json_mode: bool = False,
+    ) -> records.Completion: ...
+
+    def stream(
+        self, messages: Sequence[records.ChatMessage], *, model: str | None = None,
+        temperature: float | None = None,
+    ) -> AsyncIterator[str | records.Completion]:
+        """Yields text deltas, then one final Completion (content empty, usage and finish reason set)."""
+        ...
+
+
+def translate(exc: openai.APIError) -> AppError:
+    if isinstance(exc, openai.APITimeoutError):
+        return BackendTimeout("llm", "the LLM endpoint did not answer in time")
+    retryable = isinstance(exc, openai.APIConnectionError | openai.RateLimitError | openai.InternalServerError)
+    return BackendUnavailable("llm", f"the LLM endpoint failed: {type(exc).__name__}", retryable=retryable)
+
+
+def _usage(raw: Any) -> records.Usage | None:
+    if raw is None:
+        return None
+    return records.Usage(raw.prompt_tokens, raw.completion_tokens, raw.total_tokens)
+
+
+class OpenAIChat:
+    def __init__(self, client: openai.AsyncOpenAI, model: str, provider: str) -> None:
+        self.client = client
+        self.model = model
+        self.provider = provider
+
+    def _request(self, messages, model, temperature) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "model": model or self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+        }
+        if temperature is not None:
+            request["temperature"] = temperature
+        return request
+
+    @counted("llm.chat")
+    async def complete(self, messages, *, model=None, temperature=None, json_mode=False) -> records.Completion:
+        request = self._request(messages, model, temperature)
+        if json_mode:
+            request["response_format"] = {"type": "json_object"}
+        try:
+            response = await self.client.chat.completions.create(**request)
+        except openai.APIError as exc:
+            raise translate(exc) from exc
+        choice = response.choices[0]
+        return records.Completion(
+            content=choice.message.content or "", model=response.model, provider=self.provider,
+            finish_reason=choice.finish_reason or "stop", usage=_usage(response.usage),
+        )
+
+    async def stream(self, messages, *, model=None, temperature=None) -> AsyncIterator[str | records.Completion]:
+        request = self._request(messages, model, temperature)
+        record_call("llm.chat_stream")
+        try:
+            stream = await self.client.chat.completions.create(
+                **request, stream=True, stream_options={"include_usage": True}
+            )
+            finish, usage, model_used = "stop", None, request["model"]
+            async with aclosing(stream) as chunks:
+                async for chunk in chunks:
+                    model_used = chunk.model or model_used
+                    usage = _usage(chunk.usage) or usage
+                    for choice in chunk.choices:
+                        finish = choice.finish_reason or finish
+                        if choice.delta and choice.delta.content:
+                            yield choice.delta.content
+        except openai.APIError as exc:
+            raise translate(exc) from exc
+        yield records.Completion("", model_used, self.provider, finish, usage)

@@ -1,0 +1,121 @@
+"""The per-request DataLoader set. Each loader batches every key of one tick into one backend call.
+
+Loaders are built for one request (or one subscription) and one tenant; the tenant is bound here, so a key
+can never resolve another tenant's data and nothing is cached across requests.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+
+from ragweave import records
+from ragweave.datasources.graph import Mention
+from ragweave.datasources.lifecycle import Datasources
+from ragweave.datasources.vectors import ChunkFilter, VectorQuery
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class SearchKey:
+    collection: str
+    text: str
+    limit: int
+    filter: ChunkFilter | None = None
+
+
+async def _by_group(
+    keys: Sequence[K], group: Callable[[K], Hashable], fetch: Callable[[Any, list[K]], Awaitable[list[V]]]
+) -> list[V]:
+    """Split keys by `group` (e.g. collection), fetch each group in one call, and realign with the keys."""
+    groups: dict[Hashable, list[K]] = defaultdict(list)
+    for key in keys:
+        groups[group(key)].append(key)
+    found: dict[K, V] = {}
+    for name, members in groups.items():
+        found.update(zip(members, await fetch(name, members), strict=True))
+    return [found[k] for k in keys]
+
+
+class Loaders:
+    def __init__(self, ds: Datasources, tenant: str) -> None:
+        self.ds = ds
+        self.tenant = tenant
+        self.embedding = DataLoader(self._embed)
+        self.search = DataLoader(self._search)
+        self.chunk = DataLoader(self._chunks)
+        self.document = DataLoader(self._documents)
+        self.document_chunks = DataLoader(self._document_chunks)
+        self.chunk_entities = DataLoader(self._chunk_entities)
+        self.entity = DataLoader(self._entities)
+        self.neighbors = DataLoader(self._neighbors)
+        self.relations = DataLoader(self._relations)
+        self.mentions = DataLoader(self._mentions)
+
+    async def _embed(self, texts: list[str]) -> list[list[float]]:
+        return await self.ds.embedder.embed_many(texts)
+
+    async def _search(self, keys: list[SearchKey]) -> list[list[records.ScoredChunk]]:
+        vectors = await self.embedding.load_many([k.text for k in keys])
+        queries = {k: VectorQuery(tuple(v), k.limit, k.filter) for k, v in zip(keys, vectors, strict=True)}
+
+        async def fetch(collection: str, members: list[SearchKey]) -> list[list[records.ScoredChunk]]:
+            return await self.ds.vectors.query_many(self.tenant, collection, [queries[k] for k in members])
+
+        return await _by_group(keys, lambda k: k.collection, fetch)
+
+    async def _chunks(self, keys: list[tuple[str, str]]) -> list[records.Chunk | None]:
+        async def fetch(collection: str, members: list[tuple[str, str]]) -> list[records.Chunk | None]:
+            return await self.ds.vectors.chunks_by_ids(self.tenant, collection, [m[1] for m in members])
+
+        return await _by_group(keys, lambda k: k[0], fetch)
+
+    async def _documents(self, keys: list[tuple[str, str]]) -> list[records.Document | None]:
+        async def fetch(collection: str, members: list[tuple[str, str]]) -> list[records.Document | None]:
+            return await self.ds.vectors.documents_by_ids(self.tenant, collection, [m[1] for m in members])
+
+        return await _by_group(keys, lambda k: k[0], fetch)
+
+    async def _document_chunks(self, keys: list[tuple[str, str, int]]) -> list[list[records.Chunk]]:
+        async def fetch(group: tuple[str, int], members: list[tuple[str, str, int]]) -> list[list[records.Chunk]]:
+            collection, first = group
+            return await self.ds.vectors.chunks_of_documents(self.tenant, collection, [m[1] for m in members], first)
+
+        return await _by_group(keys, lambda k: (k[0], k[2]), fetch)
+
+    async def _chunk_entities(self, keys: list[tuple[str, str]]) -> list[list[records.Entity]]:
+        async def fetch(collection: str, members: list[tuple[str, str]]) -> list[list[records.Entity]]:
+            return await self.ds.graph.entities_of_chunks(self.tenant, collection, [m[1] for m in members])
+
+        found = await _by_group(keys, lambda k: k[0], fetch)
+        self._prime_entities(e for entities in found for e in entities)
+        return found
+
+    async def _entities(self, ids: list[str]) -> list[records.Entity | None]:
+        return await self.ds.graph.entities_by_ids(self.tenant, ids)
+
+    async def _neighbors(self, keys: list[tuple[str, int]]) -> list[list[records.ReachedEntity]]:
+        """One query at the largest hop count asked for; smaller hop counts are a prefix of its answer."""
+        ids = list(dict.fromkeys(k[0] for k in keys))
+        reached = dict(zip(ids, await self.ds.graph.neighbors(self.tenant, ids, max(k[1] for k in keys)), strict=True))
+        self._prime_entities(r.entity for found in reached.values() for r in found)
+        return [[r for r in reached[entity_id] if r.hops <= hops] for entity_id, hops in keys]
+
+    async def _relations(self, ids: list[str]) -> list[list[records.Relation]]:
+        return await self.ds.graph.relations(self.tenant, ids)
+
+    async def _mentions(self, keys: list[tuple[str, str]]) -> list[list[Mention]]:
+        async def fetch(collection: str, members: list[tuple[str, str]]) -> list[list[Mention]]:
+            return await self.ds.graph.mentions(self.tenant, collection, [m[1] for m in members])
+
+        return await _by_group(keys, lambda k: k[0], fetch)
+
+    def _prime_entities(self, entities) -> None:
+        for entity in entities:
+            self.entity.prime(entity.id, entity)
