@@ -10,8 +10,11 @@ from starlette.websockets import WebSocket
 
 from ragweave.datasources.calls import CallLog
 from ragweave.datasources.lifecycle import Datasources
+from ragweave.errors import Forbidden
 from ragweave.loaders import Loaders
 from ragweave.settings import Settings
+
+ROLES = ("reader", "writer", "admin")
 
 
 @dataclass(slots=True)
@@ -24,6 +27,10 @@ class Context:
     request: Request | WebSocket | None = None
     call_log: CallLog = field(default_factory=CallLog)
     connection_params: dict[str, object] | None = None
+
+    def require(self, role: str) -> None:
+        if ROLES.index(self.role) < ROLES.index(role):
+            raise Forbidden(f"this needs the `{role}` role; the caller has `{self.role}`", required=role)
 
     def fresh_loaders(self) -> Loaders:
         """Subscriptions outlive a tick and share one connection context: each takes its own loaders."""

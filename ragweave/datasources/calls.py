@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
@@ -23,6 +24,7 @@ T = TypeVar("T")
 class CallLog:
     calls: Counter[str] = field(default_factory=Counter)
     millis: Counter[str] = field(default_factory=Counter)
+    stages: Counter[str] = field(default_factory=Counter)
 
     def record(self, name: str, elapsed_ms: float) -> None:
         self.calls[name] += 1
@@ -56,3 +58,15 @@ def record_call(name: str, elapsed_ms: float = 0.0) -> None:
     log = current_call_log.get()
     if log is not None:
         log.record(name, elapsed_ms)
+
+
+@contextmanager
+def timed(stage: str) -> Iterator[None]:
+    """Add the time spent in a block to the operation's `timings` under `stage`."""
+    log = current_call_log.get()
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if log is not None:
+            log.stages[stage] += (time.perf_counter() - started) * 1000

@@ -1,0 +1,29 @@
+"""The GraphQL schema: `build_schema(debug_extensions=...)`."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+
+from ragweave.schema.extensions import DebugExtensions, ErrorCodes, ReportingDebugExtensions
+from ragweave.schema.mutation import Mutation
+from ragweave.schema.query import Query
+from ragweave.schema.subscription import Subscription
+from ragweave.settings import Settings
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        extensions=[
+            ErrorCodes,
+            ReportingDebugExtensions if settings.debug_extensions else DebugExtensions,
+            QueryDepthLimiter(max_depth=settings.max_query_depth),
+            MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            MaxTokensLimiter(max_token_count=settings.max_tokens),
+            ParserCache(maxsize=256),
+            ValidationCache(maxsize=256),
+        ],
+    )

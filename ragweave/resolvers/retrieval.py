@@ -1,0 +1,177 @@
+"""`retrieve`: vector hits fused with chunks reached through the knowledge graph.
+
+1. The vector search and the entity-name seed lookup run concurrently.
+2. Seeds = entities of the top vector hits + entities whose name matches a query n-gram; they are expanded up
+   to `maxHops` and the chunks mentioning every reached entity are gathered (`ranking.graph_scores`).
+3. Vector and graph rankings are fused with RRF (`ranking.rrf`); asking for `scores { rerank }` reranks.
+Graph work happens only when the selection asks for `subgraph`, `citations { via }` or `scores { graph }`.
+A graph failure leaves the vector hits standing and is reported in `degraded` and on `subgraph`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from ragweave import records
+from ragweave.context import Info
+from ragweave.datasources.calls import timed
+from ragweave.errors import BackendError, check_range
+from ragweave.loaders import SearchKey
+from ragweave.resolvers import ranking
+from ragweave.resolvers.search import search_key
+from ragweave.resolvers.selection import selected_paths
+from ragweave.schema.retrieval import (
+    ChunkFilter,
+    Citation,
+    Retrieval,
+    RetrievalHit,
+    ScoreBreakdown,
+    Subgraph,
+)
+from ragweave.schema.types import Chunk, Entity, Relation
+
+GRAPH_FIELDS = {"subgraph", "hits.citations.via", "hits.scores.graph"}
+MAX_REACHED_ENTITIES = 200
+
+
+@dataclass(slots=True)
+class GraphOutcome:
+    reached: dict[str, int] = field(default_factory=dict)
+    entities: dict[str, records.Entity] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
+    via: dict[str, list[str]] = field(default_factory=dict)
+    error: BackendError | None = None
+
+
+async def retrieve(
+    info: Info, query: str, top_k: int, max_hops: int, flt: ChunkFilter | None, collection: str | None
+) -> Retrieval:
+    started = time.perf_counter()
+    check_range("maxHops", max_hops, 1, 3)
+    key = search_key(info, query, top_k, flt, collection)
+    paths = selected_paths(info)
+    graph: GraphOutcome | None = None
+    if paths & GRAPH_FIELDS:
+        vector_hits, name_seeds = await asyncio.gather(
+            info.context.loaders.search.load(key), _name_seeds(info, query)
+        )
+        with timed("retrieve.graph"):
+            graph = await _expand(info, key, vector_hits, name_seeds, max_hops)
+    else:
+        vector_hits = await info.context.loaders.search.load(key)
+    hits = await _fuse(info, key, vector_hits, graph)
+    if "hits.scores.rerank" in paths:
+        hits = await _rerank(info, query, hits)
+    return Retrieval(
+        hits=hits,
+        degraded=[graph.error.code] if graph and graph.error else [],
+        query_time_ms=round((time.perf_counter() - started) * 1000),
+        build_subgraph=lambda: _subgraph(info, key.collection, graph),
+    )
+
+
+async def _name_seeds(info: Info, query: str) -> list[records.Entity] | BackendError:
+    try:
+        graph = info.context.datasources.graph
+        return await graph.entities_by_names(info.context.tenant, ranking.name_candidates(query))
+    except BackendError as exc:
+        return exc
+
+
+async def _expand(
+    info: Info, key: SearchKey, vector_hits: list[records.ScoredChunk],
+    name_seeds: list[records.Entity] | BackendError, max_hops: int,
+) -> GraphOutcome:
+    if isinstance(name_seeds, BackendError):
+        return GraphOutcome(error=name_seeds)
+    loaders = info.context.loaders
+    try:
+        linked = await loaders.chunk_entities.load_many([(key.collection, h.chunk.id) for h in vector_hits])
+        outcome = GraphOutcome(entities={e.id: e for e in [*name_seeds, *(e for es in linked for e in es)]})
+        outcome.reached = dict.fromkeys(sorted(outcome.entities), 0)
+        for found in await loaders.neighbors.load_many([(eid, max_hops) for eid in outcome.reached]):
+            for reached in found:
+                outcome.entities.setdefault(reached.entity.id, reached.entity)
+                outcome.reached[reached.entity.id] = min(outcome.reached.get(reached.entity.id, 99), reached.hops)
+        nearest = sorted(outcome.reached.items(), key=lambda item: (item[1], item[0]))[:MAX_REACHED_ENTITIES]
+        outcome.reached = dict(nearest)
+        mentions = await loaders.mentions.load_many([(key.collection, eid) for eid in outcome.reached])
+        chunk_ids = {
+            eid: [m.chunk_id for m in found if _document_allowed(key, m.document_id)]
+            for eid, found in zip(outcome.reached, mentions, strict=True)
+        }
+        outcome.scores, outcome.via = ranking.graph_scores(outcome.reached, chunk_ids)
+        return outcome
+    except BackendError as exc:
+        return GraphOutcome(error=exc)
+
+
+def _document_allowed(key: SearchKey, document_id: str) -> bool:
+    allowed = key.filter.document_ids if key.filter else None
+    return allowed is None or document_id in allowed
+
+
+def _metadata_allowed(key: SearchKey, chunk: records.Chunk) -> bool:
+    wanted = key.filter.metadata if key.filter else None
+    return not wanted or all((chunk.metadata or {}).get(k) == v for k, v in wanted)
+
+
+async def _fuse(
+    info: Info, key: SearchKey, vector_hits: list[records.ScoredChunk], graph: GraphOutcome | None
+) -> list[RetrievalHit]:
+    vector_scores = {h.chunk.id: h.score for h in vector_hits}
+    chunks = {h.chunk.id: h.chunk for h in vector_hits}
+    graph_scores = graph.scores if graph else {}
+    fused = ranking.rrf([[h.chunk.id for h in vector_hits], ranking.ranked(graph_scores)])
+    candidates = ranking.ranked(fused)[: key.limit * 2]
+    missing = [cid for cid in candidates if cid not in chunks]
+    if missing:
+        found = await info.context.loaders.chunk.load_many([(key.collection, cid) for cid in missing])
+        chunks.update({c.id: c for c in found if c is not None and _metadata_allowed(key, c)})
+    ordered = [cid for cid in candidates if cid in chunks][: key.limit]
+    return [
+        _hit(key.collection, chunks[cid], fused[cid], vector_scores.get(cid), graph, graph_scores.get(cid))
+        for cid in ordered
+    ]
+
+
+def _hit(
+    collection: str, chunk: records.Chunk, fused: float, vector: float | None,
+    graph: GraphOutcome | None, graph_score: float | None,
+) -> RetrievalHit:
+    node = Chunk.from_record(chunk, collection)
+    via = [Entity.from_record(graph.entities[eid], collection) for eid in graph.via.get(chunk.id, [])] if graph else []
+    graph_value = None if graph is None or graph.error else (graph_score or 0.0)
+    return RetrievalHit(
+        chunk=node, score=fused,
+        scores=ScoreBreakdown(vector=vector, graph=graph_value, fused=fused, rerank=None),
+        citations=[Citation(chunk=node, document=node.document(), via=via)],
+    )
+
+
+async def _rerank(info: Info, query: str, hits: list[RetrievalHit]) -> list[RetrievalHit]:
+    if not hits:
+        return hits
+    scores = await info.context.datasources.reranker.rerank(query, [h.chunk.text for h in hits])
+    for hit, score in zip(hits, scores, strict=True):
+        hit.scores.rerank = score.score
+    return sorted(hits, key=lambda h: -(h.scores.rerank or 0.0))
+
+
+async def _subgraph(info: Info, collection: str, graph: GraphOutcome | None) -> Subgraph | None:
+    if graph is None:
+        return None
+    if graph.error:
+        raise graph.error
+    relations = await info.context.loaders.relations.load_many(list(graph.reached))
+    edges: dict[tuple[str, str, str], records.Relation] = {}
+    for found in relations:
+        for r in found:
+            if r.source_id in graph.reached and r.target_id in graph.reached:
+                edges[(r.source_id, r.target_id, r.type)] = r
+    return Subgraph(
+        nodes=[Entity.from_record(graph.entities[eid], collection) for eid in graph.reached],
+        edges=[Relation.from_record(r, collection) for _, r in sorted(edges.items())],
+    )

@@ -1,0 +1,123 @@
+"""The graph's node types: Chunk, Document, Entity and Relation. Nested fields resolve through loaders."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.scalars import JSON
+
+from ragweave import records
+from ragweave.context import Info
+from ragweave.errors import AppError, check_range
+
+MAX_FIRST = 200
+
+
+@strawberry.type
+class Document:
+    id: strawberry.ID
+    title: str | None
+    metadata: JSON | None
+    collection: strawberry.Private[str]
+
+    @classmethod
+    def from_record(cls, document: records.Document, collection: str) -> Document:
+        return cls(id=strawberry.ID(document.id), title=document.title, metadata=document.metadata,
+                   collection=collection)
+
+    @strawberry.field
+    async def chunks(self, info: Info, first: int = 50) -> list[Chunk]:
+        check_range("first", first, 1, MAX_FIRST)
+        found = await info.context.loaders.document_chunks.load((self.collection, self.id, first))
+        return [Chunk.from_record(c, self.collection) for c in found]
+
+
+@strawberry.type
+class Chunk:
+    id: strawberry.ID
+    text: str
+    document_id: strawberry.ID
+    index: int
+    metadata: JSON | None
+    collection: strawberry.Private[str]
+    record: strawberry.Private[records.Chunk]
+
+    @classmethod
+    def from_record(cls, chunk: records.Chunk, collection: str) -> Chunk:
+        return cls(
+            id=strawberry.ID(chunk.id), text=chunk.text, document_id=strawberry.ID(chunk.document_id),
+            index=chunk.index, metadata=chunk.metadata, collection=collection, record=chunk,
+        )
+
+    @strawberry.field
+    def document(self) -> Document:
+        """Resolved from the chunk's own payload: no backend call."""
+        chunk = self.record
+        return Document(id=strawberry.ID(chunk.document_id), title=chunk.document_title,
+                        metadata=chunk.document_metadata, collection=self.collection)
+
+    @strawberry.field(description="Entities the knowledge graph links to this chunk.")
+    async def entities(self, info: Info) -> list[Entity]:
+        found = await info.context.loaders.chunk_entities.load((self.collection, self.id))
+        return [Entity.from_record(e, self.collection) for e in found]
+
+
+@strawberry.type
+class Entity:
+    id: strawberry.ID
+    name: str
+    type: str
+    properties: JSON | None
+    collection: strawberry.Private[str]
+
+    @classmethod
+    def from_record(cls, entity: records.Entity, collection: str) -> Entity:
+        return cls(id=strawberry.ID(entity.id), name=entity.name, type=entity.type,
+                   properties=entity.properties, collection=collection)
+
+    @strawberry.field(description="Entities within `hops` relationships, nearest first; excludes this entity.")
+    async def neighbors(self, info: Info, hops: int = 1, first: int = 20) -> list[Entity]:
+        check_range("hops", hops, 1, 3)
+        check_range("first", first, 1, MAX_FIRST)
+        reached = await info.context.loaders.neighbors.load((self.id, hops))
+        return [Entity.from_record(r.entity, self.collection) for r in reached[:first]]
+
+    @strawberry.field
+    async def relations(self, info: Info, first: int = 20) -> list[Relation]:
+        check_range("first", first, 1, MAX_FIRST)
+        found = await info.context.loaders.relations.load(self.id)
+        return [Relation.from_record(r, self.collection) for r in found[:first]]
+
+    @strawberry.field(description="Chunks that mention this entity.")
+    async def mentions(self, info: Info, first: int = 10) -> list[Chunk]:
+        check_range("first", first, 1, MAX_FIRST)
+        mentions = await info.context.loaders.mentions.load((self.collection, self.id))
+        chunks = await info.context.loaders.chunk.load_many([(self.collection, m.chunk_id) for m in mentions[:first]])
+        return [Chunk.from_record(c, self.collection) for c in chunks if c is not None]
+
+
+@strawberry.type
+class Relation:
+    type: str
+    properties: JSON | None
+    source_id: strawberry.Private[str]
+    target_id: strawberry.Private[str]
+    collection: strawberry.Private[str]
+
+    @classmethod
+    def from_record(cls, relation: records.Relation, collection: str) -> Relation:
+        return cls(type=relation.type, properties=relation.properties, source_id=relation.source_id,
+                   target_id=relation.target_id, collection=collection)
+
+    async def _entity(self, info: Info, entity_id: str) -> Entity:
+        entity = await info.context.loaders.entity.load(entity_id)
+        if entity is None:
+            raise AppError(f"entity {entity_id} of this relation no longer exists", code="NOT_FOUND")
+        return Entity.from_record(entity, self.collection)
+
+    @strawberry.field
+    async def source(self, info: Info) -> Entity:
+        return await self._entity(info, self.source_id)
+
+    @strawberry.field
+    async def target(self, info: Info) -> Entity:
+        return await self._entity(info, self.target_id)
