@@ -11,6 +11,7 @@ from starlette.websockets import WebSocket
 from ragweave.datasources.calls import CallLog
 from ragweave.datasources.lifecycle import Datasources
 from ragweave.errors import Forbidden
+from ragweave.jobs import JobBoard
 from ragweave.loaders import Loaders
 from ragweave.settings import Settings
 
@@ -24,6 +25,7 @@ class Context:
     tenant: str
     role: str
     loaders: Loaders
+    jobs: JobBoard
     request: Request | WebSocket | None = None
     call_log: CallLog = field(default_factory=CallLog)
     connection_params: dict[str, object] | None = None
@@ -41,11 +43,11 @@ Info = strawberry.Info[Context, None]
 
 
 def build_context(
-    datasources: Datasources, settings: Settings, *, tenant: str | None = None, role: str = "admin",
-    request: Request | WebSocket | None = None,
+    datasources: Datasources, settings: Settings, jobs: JobBoard, *, tenant: str | None = None,
+    role: str = "admin", request: Request | WebSocket | None = None,
 ) -> Context:
     tenant = tenant or settings.tenant
     return Context(
         datasources=datasources, settings=settings, tenant=tenant, role=role,
-        loaders=Loaders(datasources, tenant), request=request,
+        loaders=Loaders(datasources, tenant), jobs=jobs, request=request,
     )

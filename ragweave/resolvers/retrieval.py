@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass, field
 
 from ragweave import records
-from ragweave.context import Info
+from ragweave.context import Context, Info
 from ragweave.datasources.calls import timed
 from ragweave.errors import BackendError, check_range
-from ragweave.loaders import SearchKey
+from ragweave.loaders import Loaders, SearchKey
 from ragweave.resolvers import ranking
 from ragweave.resolvers.search import search_key
 from ragweave.resolvers.selection import selected_paths
@@ -48,45 +48,50 @@ class GraphOutcome:
 async def retrieve(
     info: Info, query: str, top_k: int, max_hops: int, flt: ChunkFilter | None, collection: str | None
 ) -> Retrieval:
+    paths = selected_paths(info)
+    key = search_key(info.context, query, top_k, flt, collection)
+    return await run_retrieval(
+        info.context, info.context.loaders, key, max_hops,
+        use_graph=bool(paths & GRAPH_FIELDS), use_reranker="hits.scores.rerank" in paths,
+    )
+
+
+async def run_retrieval(
+    ctx: Context, loaders: Loaders, key: SearchKey, max_hops: int, *, use_graph: bool, use_reranker: bool
+) -> Retrieval:
     started = time.perf_counter()
     check_range("maxHops", max_hops, 1, 3)
-    key = search_key(info, query, top_k, flt, collection)
-    paths = selected_paths(info)
     graph: GraphOutcome | None = None
-    if paths & GRAPH_FIELDS:
-        vector_hits, name_seeds = await asyncio.gather(
-            info.context.loaders.search.load(key), _name_seeds(info, query)
-        )
+    if use_graph:
+        vector_hits, name_seeds = await asyncio.gather(loaders.search.load(key), _name_seeds(ctx, key.text))
         with timed("retrieve.graph"):
-            graph = await _expand(info, key, vector_hits, name_seeds, max_hops)
+            graph = await _expand(loaders, key, vector_hits, name_seeds, max_hops)
     else:
-        vector_hits = await info.context.loaders.search.load(key)
-    hits = await _fuse(info, key, vector_hits, graph)
-    if "hits.scores.rerank" in paths:
-        hits = await _rerank(info, query, hits)
+        vector_hits = await loaders.search.load(key)
+    hits = await _fuse(loaders, key, vector_hits, graph)
+    if use_reranker:
+        hits = await _rerank(ctx, key.text, hits)
     return Retrieval(
         hits=hits,
         degraded=[graph.error.code] if graph and graph.error else [],
         query_time_ms=round((time.perf_counter() - started) * 1000),
-        build_subgraph=lambda: _subgraph(info, key.collection, graph),
+        build_subgraph=lambda: _subgraph(loaders, key.collection, graph),
     )
 
 
-async def _name_seeds(info: Info, query: str) -> list[records.Entity] | BackendError:
+async def _name_seeds(ctx: Context, query: str) -> list[records.Entity] | BackendError:
     try:
-        graph = info.context.datasources.graph
-        return await graph.entities_by_names(info.context.tenant, ranking.name_candidates(query))
+        return await ctx.datasources.graph.entities_by_names(ctx.tenant, ranking.name_candidates(query))
     except BackendError as exc:
         return exc
 
 
 async def _expand(
-    info: Info, key: SearchKey, vector_hits: list[records.ScoredChunk],
+    loaders: Loaders, key: SearchKey, vector_hits: list[records.ScoredChunk],
     name_seeds: list[records.Entity] | BackendError, max_hops: int,
 ) -> GraphOutcome:
     if isinstance(name_seeds, BackendError):
         return GraphOutcome(error=name_seeds)
-    loaders = info.context.loaders
     try:
         linked = await loaders.chunk_entities.load_many([(key.collection, h.chunk.id) for h in vector_hits])
         outcome = GraphOutcome(entities={e.id: e for e in [*name_seeds, *(e for es in linked for e in es)]})
@@ -119,7 +124,7 @@ def _metadata_allowed(key: SearchKey, chunk: records.Chunk) -> bool:
 
 
 async def _fuse(
-    info: Info, key: SearchKey, vector_hits: list[records.ScoredChunk], graph: GraphOutcome | None
+    loaders: Loaders, key: SearchKey, vector_hits: list[records.ScoredChunk], graph: GraphOutcome | None
 ) -> list[RetrievalHit]:
     vector_scores = {h.chunk.id: h.score for h in vector_hits}
     chunks = {h.chunk.id: h.chunk for h in vector_hits}
@@ -128,7 +133,7 @@ async def _fuse(
     candidates = ranking.ranked(fused)[: key.limit * 2]
     missing = [cid for cid in candidates if cid not in chunks]
     if missing:
-        found = await info.context.loaders.chunk.load_many([(key.collection, cid) for cid in missing])
+        found = await loaders.chunk.load_many([(key.collection, cid) for cid in missing])
         chunks.update({c.id: c for c in found if c is not None and _metadata_allowed(key, c)})
     ordered = [cid for cid in candidates if cid in chunks][: key.limit]
     return [
@@ -151,21 +156,21 @@ def _hit(
     )
 
 
-async def _rerank(info: Info, query: str, hits: list[RetrievalHit]) -> list[RetrievalHit]:
+async def _rerank(ctx: Context, query: str, hits: list[RetrievalHit]) -> list[RetrievalHit]:
     if not hits:
         return hits
-    scores = await info.context.datasources.reranker.rerank(query, [h.chunk.text for h in hits])
+    scores = await ctx.datasources.reranker.rerank(query, [h.chunk.text for h in hits])
     for hit, score in zip(hits, scores, strict=True):
         hit.scores.rerank = score.score
     return sorted(hits, key=lambda h: -(h.scores.rerank or 0.0))
 
 
-async def _subgraph(info: Info, collection: str, graph: GraphOutcome | None) -> Subgraph | None:
+async def _subgraph(loaders: Loaders, collection: str, graph: GraphOutcome | None) -> Subgraph | None:
     if graph is None:
         return None
     if graph.error:
         raise graph.error
-    relations = await info.context.loaders.relations.load_many(list(graph.reached))
+    relations = await loaders.relations.load_many(list(graph.reached))
     edges: dict[tuple[str, str, str], records.Relation] = {}
     for found in relations:
         for r in found:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ragweave.context import Info
+from ragweave.context import Context, Info
 from ragweave.datasources import vectors
 from ragweave.errors import BadUserInput, check_range
 from ragweave.loaders import SearchKey
@@ -16,8 +16,8 @@ MAX_QUERY_CHARS = 4000
 MAX_FILTER_IDS = 1000
 
 
-def collection_of(info: Info, collection: str | None) -> str:
-    return vectors.check_collection(collection or info.context.settings.default_collection)
+def collection_of(ctx: Context, collection: str | None) -> str:
+    return vectors.check_collection(collection or ctx.settings.default_collection)
 
 
 def check_query(query: str) -> str:
@@ -50,14 +50,14 @@ def _metadata_equalities(metadata: Any) -> tuple[tuple[str, Any], ...] | None:
     return tuple(sorted(metadata.items()))
 
 
-def search_key(info: Info, query: str, top_k: int, flt: ChunkFilter | None, collection: str | None) -> SearchKey:
+def search_key(ctx: Context, query: str, top_k: int, flt: ChunkFilter | None, collection: str | None) -> SearchKey:
     check_range("topK", top_k, 1, MAX_TOP_K)
-    return SearchKey(collection_of(info, collection), check_query(query), top_k, to_chunk_filter(flt))
+    return SearchKey(collection_of(ctx, collection), check_query(query), top_k, to_chunk_filter(flt))
 
 
 async def search(
     info: Info, query: str, top_k: int, flt: ChunkFilter | None, collection: str | None
 ) -> list[SearchHit]:
-    key = search_key(info, query, top_k, flt, collection)
+    key = search_key(info.context, query, top_k, flt, collection)
     hits = await info.context.loaders.search.load(key)
     return [SearchHit(score=h.score, chunk=Chunk.from_record(h.chunk, key.collection)) for h in hits]

@@ -9,6 +9,7 @@ from typing import Any
 from ragweave import __version__
 from ragweave.context import Info
 from ragweave.errors import BadUserInput, check_range
+from ragweave.resolvers.extraction import extractor_for
 from ragweave.schema.system import BackendHealth, Embeddings, Health, RerankResult, WhoAmI
 
 MAX_EMBED_TEXTS = 256
@@ -38,7 +39,7 @@ def whoami(info: Info) -> WhoAmI:
         chat_model=ds.chat.model if ds.chat else "none (LLM_NOT_CONFIGURED)",
         embedding_model=ds.embedder.model,
         backends=[f"{role}:{name}" for role, name in sorted(ds.names.items())],
-        graph_dialect=ds.graph.dialect, extractor=ds.names.get("extractor", "rules"),
+        graph_dialect=ds.graph.dialect, extractor=extractor_for(ds).name,
         reranker=ds.reranker.name, schema_hash=_schema_hash(str(info.schema)),
     )
 

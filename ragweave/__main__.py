@@ -1,0 +1,3 @@
+from ragweave.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,108 @@
+"""`ragweave serve | ingest | export-schema`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from ragweave.settings import Settings, SettingsError
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, object] = {}
+    for name in ("host", "port"):
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
+    if getattr(args, "data_dir", None):
+        overrides["data_dir"] = Path(args.data_dir)
+    if getattr(args, "demo", False):
+        overrides["load_demo"] = True
+    return Settings.from_env(**overrides)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ragweave.app import create_app
+    from ragweave.demo.loader import load_demo
+
+    settings = _settings(args)
+
+    async def on_ready(ds) -> None:
+        if settings.load_demo:
+            report = await load_demo(ds, settings)
+            logging.getLogger("ragweave").info(
+                "demo corpus: %d documents (%d unchanged), %d chunks, %d entities",
+                report.documents, report.skipped, report.chunks, report.entities,
+            )
+
+    app = create_app(settings, on_ready=on_ready)
+    print(f"ragweave serving http://{settings.host}:{settings.port}/graphql (data dir {settings.data_dir})", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0
+
+
+async def _ingest(settings: Settings, paths: list[Path], collection: str | None, extract: bool) -> int:
+    from ragweave.datasources.lifecycle import open_datasources
+    from ragweave.demo.loader import read_folder
+    from ragweave.resolvers.extraction import extractor_for
+    from ragweave.resolvers.ingest import Ingestor
+
+    async with open_datasources(settings) as ds:
+        documents = [doc for path in paths for doc in read_folder(path)]
+        done = 0
+
+        def progress(event) -> None:
+            nonlocal done
+            done += 1
+            print(f"\r{event.document_id}: chunk {event.chunk_index} ({done} chunks)", end="", file=sys.stderr)
+
+        ingestor = Ingestor(ds, settings.tenant, collection or settings.default_collection, extractor_for(ds),
+                            settings.chunk_size, settings.chunk_overlap, extract, progress)
+        report = await ingestor.run(documents)
+    print(f"\ndocuments {report.documents} (unchanged {report.skipped}), chunks {report.chunks}, "
+          f"entities {report.entities}, relations {report.relations}, failures {len(report.failures)}")
+    for failure in report.failures:
+        print(f"FAILED {failure.document_id} chunk {failure.chunk_index} [{failure.stage}]: {failure.message}")
+    return 1 if report.failures else 0
+
+
+def export_schema(args: argparse.Namespace) -> int:
+    from ragweave.schema import build_schema
+
+    sys.stdout.write(str(build_schema(Settings())) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ragweave", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = commands.add_parser("serve", help="run the GraphQL server")
+    serve_cmd.add_argument("--host")
+    serve_cmd.add_argument("--port", type=int)
+    serve_cmd.add_argument("--data-dir")
+    serve_cmd.add_argument("--demo", action="store_true", help="load the demo corpus at start-up")
+    ingest_cmd = commands.add_parser("ingest", help="ingest folders of .md/.txt documents")
+    ingest_cmd.add_argument("paths", nargs="+", type=Path)
+    ingest_cmd.add_argument("--data-dir")
+    ingest_cmd.add_argument("--collection")
+    ingest_cmd.add_argument("--no-graph", action="store_true")
+    commands.add_parser("export-schema", help="print the SDL")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        if args.command == "serve":
+            return serve(args)
+        if args.command == "ingest":
+            return asyncio.run(_ingest(_settings(args), args.paths, args.collection, not args.no_graph))
+        return export_schema(args)
+    except SettingsError as exc:
+        print(f"ragweave: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
