@@ -62,7 +62,7 @@ class FalkorRunner:
             raise BadUserInput(f"the graph refused the query: {exc}") from exc
         if len(result.result_set) > row_cap:
             raise BadUserInput(f"graphQuery returned more than {row_cap} rows; add a LIMIT")
-        columns = [name for _, name in result.header]
+        columns = [name.decode() if isinstance(name, bytes) else str(name) for _, name in result.header]
         return [{c: to_json(v) for c, v in zip(columns, row, strict=True)} for row in result.result_set]
 
     async def ensure_schema(self) -> None:
