@@ -14,14 +14,13 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
-import neo4j
 import pytest
 from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 
 from ragweave.datasources.embeddings import LocalEmbedder
 from ragweave.datasources.graph import GraphStore
 from ragweave.datasources.graph_falkordb import FalkorRunner
-from ragweave.datasources.graph_neo4j import Neo4jRunner
+from ragweave.datasources.graph_neo4j import Neo4jRunner, open_driver
 from ragweave.datasources.lifecycle import Datasources
 from ragweave.datasources.reranker import LexicalReranker
 from ragweave.datasources.vectors_edge import EdgeVectorStore
@@ -61,8 +60,7 @@ async def falkordb_runner(falkordb_server: EmbeddedFalkorDB) -> AsyncIterator[Fa
 
 @pytest.fixture(scope="session")
 async def neo4j_runner(neo4j_server: Neo4jServer) -> AsyncIterator[Neo4jRunner]:
-    driver = neo4j.AsyncGraphDatabase.driver(neo4j_server.uri, auth=None)
-    runner = Neo4jRunner(driver, "neo4j", timeout_s=10.0)
+    runner = Neo4jRunner(open_driver(neo4j_server.uri, None), "neo4j", timeout_s=10.0)
     await runner.ensure_schema()
     yield runner
     await runner.close()

@@ -43,9 +43,11 @@ class Response:
 
 async def execute(
     ds: Datasources, query: str, variables: dict[str, Any] | None = None, *, tenant: str, role: str = "admin",
-    jobs: JobBoard | None = None,
+    jobs: JobBoard | None = None, operation: str | None = None,
 ) -> Response:
     context = build_context(ds, SETTINGS, jobs or JobBoard(), tenant=tenant, role=role)
-    result = await schema().execute(query, variable_values=variables, context_value=context)
+    result = await schema().execute(
+        query, variable_values=variables, context_value=context, operation_name=operation
+    )
     errors = [e.formatted for e in result.errors or []]
     return Response(data=result.data, errors=errors, extensions=result.extensions or {})

@@ -22,6 +22,11 @@ from ragweave.errors import AppError, BackendTimeout, BackendUnavailable, BadUse
 _UNAVAILABLE = (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, neo4j_errors.TransientError, OSError)
 
 
+def open_driver(uri: str, auth: tuple[str, str] | None) -> AsyncDriver:
+    """Notifications are off: the server warns about labels our schema creates lazily, on every query."""
+    return neo4j.AsyncGraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF")
+
+
 class Neo4jRunner:
     dialect = "neo4j"
 

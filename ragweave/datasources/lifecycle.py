@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import httpx
-import neo4j
 import openai
 from qdrant_client import AsyncQdrantClient
 
@@ -19,7 +18,7 @@ from ragweave.datasources.embeddings import Embedder, LocalEmbedder, OpenAIEmbed
 from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.datasources.graph import GraphStore
 from ragweave.datasources.graph_falkordb import FalkorRunner
-from ragweave.datasources.graph_neo4j import Neo4jRunner
+from ragweave.datasources.graph_neo4j import Neo4jRunner, open_driver
 from ragweave.datasources.reranker import HttpReranker, LexicalReranker, Reranker
 from ragweave.datasources.vectors import VectorStore
 from ragweave.datasources.vectors_edge import EdgeVectorStore
@@ -102,7 +101,7 @@ async def _open_graph(settings: Settings, stack: AsyncExitStack) -> tuple[GraphS
     embedded = None
     if settings.neo4j_uri:
         auth = (settings.neo4j_user, settings.neo4j_password) if settings.neo4j_user else None
-        driver = neo4j.AsyncGraphDatabase.driver(settings.neo4j_uri, auth=auth)
+        driver = open_driver(settings.neo4j_uri, auth)
         runner: Neo4jRunner | FalkorRunner = Neo4jRunner(driver, settings.neo4j_database, settings.graph_timeout_s)
     else:
         if settings.falkordb_url:

@@ -1,0 +1,88 @@
+"""Backend calls per operation stay constant as the result grows (Saleor-style query-count budgets).
+
+The counts come from `extensions.backendCalls`, counted at the datasource boundary, on real backends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragweave import records
+from ragweave.datasources.lifecycle import Datasources
+from ragweave.datasources.vectors import ChunkPoint
+from tests.graphql import execute
+
+OPERATIONS = (Path(__file__).parent.parent / "perf" / "operations.graphql").read_text()
+TEAMS = ["Atlas", "Beacon", "Comet", "Delta", "Ember"]
+
+
+async def seed_corpus(ds: Datasources, tenant: str, size: int = 60) -> None:
+    """`size` one-chunk documents; chunk k mentions person k, who works with person k+1 and in a team."""
+    chunks = [
+        records.Chunk(id=f"doc-{k}#0", document_id=f"doc-{k}", index=0, document_title=f"Memo {k}",
+                      text=f"Memo {k}: Person {k} of the {TEAMS[k % 5]} team reviewed the plan with Person {k + 1}.")
+        for k in range(size)
+    ]
+    vectors = await ds.embedder.embed_many([c.text for c in chunks])
+    await ds.vectors.upsert(tenant, "chunks", [ChunkPoint(c, v, "h") for c, v in zip(chunks, vectors, strict=True)])
+    for c in chunks:
+        await ds.graph.replace_document(tenant, "chunks", c.document_id, c.document_title, [c])
+    people = [records.GraphNode(f"person:{k}", "Person", f"Person {k}") for k in range(size + 1)]
+    teams = [records.GraphNode(f"team:{t.lower()}", "Team", f"{t} team") for t in TEAMS]
+    edges = [records.GraphEdge(f"person:{k}", f"person:{k + 1}", "WORKS_WITH") for k in range(size)]
+    edges += [records.GraphEdge(f"person:{k}", f"team:{TEAMS[k % 5].lower()}", "MEMBER_OF") for k in range(size)]
+    mentions = [(f"person:{k}", "chunks", f"doc-{k}#0") for k in range(size)]
+    mentions += [(f"team:{TEAMS[k % 5].lower()}", "chunks", f"doc-{k}#0") for k in range(size)]
+    await ds.graph.upsert(tenant, people + teams, edges, mentions)
+
+
+async def test_deep_retrieve_makes_the_same_backend_calls_for_1_10_and_50_hits(datasources, tenant):
+    await seed_corpus(datasources, tenant)
+    calls = {}
+    for k in (1, 10, 50):
+        variables = {"q": "launch plan of the Atlas team", "k": k}
+        response = await execute(datasources, OPERATIONS, variables, tenant=tenant, operation="Deep")
+        data = response.ok()
+        assert len(data["retrieve"]["hits"]) == k
+        calls[k] = response.calls
+    assert calls[1] == calls[10] == calls[50], calls
+    assert calls[50] == {
+        "llm.embed": 1,
+        "vectors.query_many": 1,
+        "vectors.chunks_by_ids": 1,
+        "graph.entities_by_names": 1,
+        "graph.entities_of_chunks": 2,  # seeds of the vector hits; then the graph-reached hits' entities
+        "graph.neighbors": 2,  # the expansion (hops 2); the nested neighbors(hops: 1)
+        "graph.mentions": 1,
+        "graph.relations": 1,  # the subgraph's edges
+    }
+
+
+async def test_search_selecting_only_chunk_text_never_touches_the_graph(datasources, tenant):
+    await seed_corpus(datasources, tenant, size=12)
+    response = await execute(datasources, OPERATIONS, {"q": "launch plan", "k": 10}, tenant=tenant, operation="Small")
+    assert len(response.ok()["search"]) == 10
+    assert response.calls == {"llm.embed": 1, "vectors.query_many": 1}
+
+
+async def test_retrieve_without_graph_fields_makes_no_graph_calls(datasources, tenant):
+    await seed_corpus(datasources, tenant, size=12)
+    variables = {"q": "launch plan", "k": 5}
+    response = await execute(datasources, OPERATIONS, variables, tenant=tenant, operation="VectorOnlyRetrieve")
+    hits = response.ok()["retrieve"]["hits"]
+    assert len(hits) == 5 and all(h["scores"]["vector"] is not None for h in hits)
+    assert response.calls == {"llm.embed": 1, "vectors.query_many": 1}
+
+
+async def test_aliases_and_side_by_side_fields_share_one_embeddings_call(datasources, tenant):
+    await seed_corpus(datasources, tenant, size=12)
+    query = """
+      query Many {
+        a: search(query: "launch plan", topK: 3) { score }
+        b: search(query: "Atlas team", topK: 3) { score }
+        c: retrieve(query: "Person 4", topK: 3) { hits { score } }
+      }"""
+    response = await execute(datasources, query, tenant=tenant)
+    data = response.ok()
+    assert len(data["a"]) == len(data["b"]) == len(data["c"]["hits"]) == 3
+    assert response.calls == {"llm.embed": 1, "vectors.query_many": 1}
