@@ -1,0 +1,61 @@
+"""The graph server dies mid-test: retrieve keeps its vector hits and says what degraded; recovery needs no restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
+
+from ragweave.datasources.embeddings import LocalEmbedder
+from ragweave.datasources.graph import GraphStore
+from ragweave.datasources.graph_falkordb import FalkorRunner
+from ragweave.datasources.lifecycle import Datasources
+from ragweave.datasources.reranker import LexicalReranker
+from ragweave.datasources.vectors_edge import EdgeVectorStore
+from tests.corpus import seed_corpus
+from tests.graphql import execute
+
+RETRIEVE = """
+query ($q: String!) {
+  retrieve(query: $q, topK: 5, maxHops: 2) {
+    hits { chunk { id } scores { vector graph fused } citations { via { id } } }
+    subgraph { nodes { id } }
+    degraded
+  }
+}"""
+
+
+async def test_retrieve_degrades_while_the_graph_is_down_and_recovers(
+    tmp_path: Path, edge_vectors: EdgeVectorStore, embedder: LocalEmbedder, tenant: str
+):
+    server = EmbeddedFalkorDB(tmp_path / "graph")
+    await server.start()
+    runner = FalkorRunner(server.host, server.port, "faults", timeout_s=2.0)
+    ds = Datasources(vectors=edge_vectors, graph=GraphStore(runner), embedder=embedder, chat=None,
+                     reranker=LexicalReranker())
+    try:
+        await runner.ensure_schema()
+        await seed_corpus(ds, tenant, size=12)
+        healthy = (await execute(ds, RETRIEVE, {"q": "Atlas team plan"}, tenant=tenant)).ok()["retrieve"]
+        assert healthy["degraded"] == [] and healthy["subgraph"]["nodes"]
+
+        port = server.port
+        await server.stop()
+        down = await execute(ds, RETRIEVE, {"q": "Atlas team plan"}, tenant=tenant)
+        assert down.data is not None
+        retrieval = down.data["retrieve"]
+        assert retrieval["degraded"] == ["GRAPH_UNAVAILABLE"]
+        assert len(retrieval["hits"]) == 5
+        assert all(h["scores"]["vector"] is not None and h["scores"]["graph"] is None for h in retrieval["hits"])
+        assert retrieval["subgraph"] is None
+        assert [(e["path"], e["extensions"]["code"]) for e in down.errors] == [
+            (["retrieve", "subgraph"], "GRAPH_UNAVAILABLE")
+        ]
+
+        server = EmbeddedFalkorDB(tmp_path / "graph", port=port)
+        await server.start()
+        again = (await execute(ds, RETRIEVE, {"q": "Atlas team plan"}, tenant=tenant)).ok()["retrieve"]
+        assert again["degraded"] == [] and again["subgraph"]["nodes"] == healthy["subgraph"]["nodes"]
+    finally:
+        await runner.close()
+        await server.stop()
