@@ -1,0 +1,111 @@
+"""The real ASGI app through Starlette's TestClient: lifespan, /healthz, /readyz, GraphQL over HTTP and WebSocket."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
+from starlette.testclient import TestClient
+
+from ragweave.app import create_app
+from ragweave.datasources.embeddings import LocalEmbedder
+from ragweave.datasources.graph import GraphStore
+from ragweave.datasources.graph_falkordb import FalkorRunner
+from ragweave.datasources.lifecycle import Datasources
+from ragweave.datasources.reranker import LexicalReranker
+from ragweave.datasources.vectors_edge import EdgeVectorStore
+from ragweave.settings import Settings
+
+
+def app_for(tmp_path: Path, embedder: LocalEmbedder, graph_port: int, **settings: object):
+    """An app whose datasources open inside its own lifespan (TestClient runs it on another event loop)."""
+
+    @asynccontextmanager
+    async def open_ds(_: Settings) -> AsyncIterator[Datasources]:
+        vectors = EdgeVectorStore(tmp_path / "vectors", embedder.dim)
+        graph = GraphStore(FalkorRunner("127.0.0.1", graph_port, "http_tests", timeout_s=2.0))
+        yield Datasources(
+            vectors=vectors,
+            graph=graph,
+            embedder=embedder,
+            chat=None,
+            reranker=LexicalReranker(),
+            names={"vectors": vectors.name, "graph": graph.dialect, "llm": "offline"},
+        )
+        await graph.close()
+        await vectors.close()
+
+    return create_app(Settings(debug_extensions=True, **settings), open_ds=open_ds)
+
+
+@pytest.fixture
+def client(tmp_path: Path, embedder: LocalEmbedder, falkordb_server: EmbeddedFalkorDB):
+    with TestClient(app_for(tmp_path, embedder, falkordb_server.port)) as test_client:
+        yield test_client
+
+
+def test_health_endpoints_and_a_query_over_http(client: TestClient):
+    assert client.get("/healthz").json() == {"ok": True}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["failing"] == []
+    response = client.post("/graphql", json={"query": "{ health { ok backends { name ok } } version }"})
+    body = response.json()
+    assert body["data"]["health"] == {
+        "ok": True,
+        "backends": [{"name": "vectors", "ok": True}, {"name": "graph", "ok": True}],
+    }
+    assert "backendCalls" in body["extensions"] and "total" in body["extensions"]["timings"]
+
+
+def test_readyz_names_the_failing_backend(tmp_path: Path, embedder: LocalEmbedder):
+    with TestClient(app_for(tmp_path, embedder, graph_port=1)) as test_client:
+        ready = test_client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["failing"] == ["graph"]
+
+
+def test_graphiql_is_served_to_browsers(client: TestClient):
+    page = client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+def test_bad_input_is_a_coded_error_not_a_500(client: TestClient):
+    response = client.post("/graphql", json={"query": '{ search(query: "x", topK: 500) { score } }'})
+    assert response.status_code == 200
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "topK" in error["message"]
+    malformed = client.post("/graphql", json={"query": "{ search("})
+    assert malformed.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    unknown = client.post("/graphql", json={"query": "{ nope }"})
+    assert unknown.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+CHAT_STREAM = 'subscription { chatStream(input: {messages: [{role: "user", content: "hi"}]}) { __typename ... on ChatFailed { code retryable } } }'
+
+
+def test_chat_stream_over_graphql_transport_ws_reports_missing_llm(client: TestClient):
+    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"]) as ws:
+        ws.send_json({"type": "connection_init"})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": CHAT_STREAM}})
+        event = ws.receive_json()
+        assert event["payload"]["data"]["chatStream"] == {
+            "__typename": "ChatFailed",
+            "code": "LLM_NOT_CONFIGURED",
+            "retryable": False,
+        }
+        assert ws.receive_json() == {"id": "1", "type": "complete"}
+
+
+def test_chat_stream_over_legacy_graphql_ws(client: TestClient):
+    with client.websocket_connect("/graphql", subprotocols=["graphql-ws"]) as ws:
+        ws.send_json({"type": "connection_init"})
+        assert ws.receive_json()["type"] == "connection_ack"
+        ws.send_json({"id": "1", "type": "start", "payload": {"query": CHAT_STREAM}})
+        message = ws.receive_json()
+        while message["type"] == "ka":
+            message = ws.receive_json()
+        assert message["payload"]["data"]["chatStream"]["code"] == "LLM_NOT_CONFIGURED"
