@@ -83,7 +83,10 @@ def test_bad_input_is_a_coded_error_not_a_500(client: TestClient):
     assert unknown.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 
 
-CHAT_STREAM = 'subscription { chatStream(input: {messages: [{role: "user", content: "hi"}]}) { __typename ... on ChatFailed { code retryable } } }'
+CHAT_STREAM = """
+subscription {
+  chatStream(input: {messages: [{role: "user", content: "hi"}]}) { __typename ... on ChatFailed { code retryable } }
+}"""
 
 
 def test_chat_stream_over_graphql_transport_ws_reports_missing_llm(client: TestClient):
