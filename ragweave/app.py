@@ -12,12 +12,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 
 from ragweave.context import Context, build_context
 from ragweave.datasources.lifecycle import Datasources, open_datasources
 from ragweave.jobs import JobBoard
 from ragweave.schema import build_schema
+from ragweave.schema.extensions import coded
 from ragweave.settings import Settings
 
 log = logging.getLogger("ragweave")
@@ -31,6 +34,11 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         return build_context(request.state.datasources, self.settings, request.state.jobs, request=request)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = [coded(e) for e in result.errors]
+        return await super().process_result(request, result)
 
 
 async def healthz(request: Request) -> Response:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from starlette.testclient import TestClient
 
 from ragweave.app import create_app
 from ragweave.datasources.embeddings import LocalEmbedder
+from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.datasources.graph import GraphStore
 from ragweave.datasources.graph_falkordb import FalkorRunner
 from ragweave.datasources.lifecycle import Datasources
@@ -60,11 +62,20 @@ def test_health_endpoints_and_a_query_over_http(client: TestClient):
     assert "backendCalls" in body["extensions"] and "total" in body["extensions"]["timings"]
 
 
-def test_readyz_names_the_failing_backend(tmp_path: Path, embedder: LocalEmbedder):
-    with TestClient(app_for(tmp_path, embedder, graph_port=1)) as test_client:
-        ready = test_client.get("/readyz")
-        assert ready.status_code == 503
-        assert ready.json()["failing"] == ["graph"]
+async def test_readyz_names_the_graph_when_its_process_is_killed(tmp_path: Path, embedder: LocalEmbedder):
+    server = EmbeddedFalkorDB(tmp_path / "graph")
+    await server.start()
+    try:
+        with TestClient(app_for(tmp_path, embedder, server.port)) as test_client:
+            assert test_client.get("/readyz").status_code == 200
+            os.kill(server.pid, signal.SIGKILL)
+            ready = test_client.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["failing"] == ["graph"]
+            response = test_client.post("/graphql", json={"query": "{ entities { edges { cursor } } }"})
+            assert response.json()["errors"][0]["extensions"]["code"] == "GRAPH_UNAVAILABLE"
+    finally:
+        await server.stop()
 
 
 def test_graphiql_is_served_to_browsers(client: TestClient):

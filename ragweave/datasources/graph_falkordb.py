@@ -29,7 +29,7 @@ class FalkorRunner:
         self.timeout_ms = int(timeout_s * 1000)
         self.pool = aioredis.BlockingConnectionPool(
             host=host, port=port, max_connections=max_connections, timeout=timeout_s,
-            socket_connect_timeout=2.0, socket_timeout=timeout_s + 1.0, retry_on_timeout=False,
+            socket_connect_timeout=2.0, socket_timeout=timeout_s + 1.0,
         )
         self.graph = FalkorDB(connection_pool=self.pool).select_graph(graph_name)
 
@@ -74,7 +74,11 @@ class FalkorRunner:
                     raise
 
     async def ping(self) -> None:
-        await self._query(cypher.PING, {}, read_only=True)
+        """A server-level PING: a graph that has no data yet cannot answer even `RETURN 1`."""
+        try:
+            await aioredis.Redis(connection_pool=self.pool).ping()
+        except (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError) as exc:
+            raise BackendUnavailable("graph", "FalkorDB is not reachable") from exc
 
     async def close(self) -> None:
         await self.pool.aclose()

@@ -28,28 +28,30 @@ def _code_for(error: GraphQLError) -> str | None:
     return None
 
 
+def coded(error: GraphQLError) -> GraphQLError:
+    """The error with `extensions.code`; an unexpected exception becomes INTERNAL_SERVER_ERROR with a
+    request id that is also in the log line, and its message never leaks."""
+    code = _code_for(error)
+    if code is not None:
+        error.extensions = {**(error.extensions or {}), "code": code}
+        return error
+    request_id = uuid.uuid4().hex[:12]
+    log.error("internal error %s at %s", request_id, error.path, exc_info=error.original_error)
+    return GraphQLError(
+        "Internal server error", nodes=error.nodes, path=error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
+
+
 class ErrorCodes(SchemaExtension):
-    """Every error carries `extensions.code`; unexpected exceptions become INTERNAL_SERVER_ERROR with a
-    request id that is also in the log line, and never leak their message."""
+    """Codes every error of an operation. Parse errors that ParserCache raises skip this hook; the HTTP
+    view's `process_result` codes those."""
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        result.errors = [self._coded(e) for e in result.errors]
-
-    def _coded(self, error: GraphQLError) -> GraphQLError:
-        code = _code_for(error)
-        if code is not None:
-            error.extensions = {**(error.extensions or {}), "code": code}
-            return error
-        request_id = uuid.uuid4().hex[:12]
-        log.error("internal error %s at %s", request_id, error.path, exc_info=error.original_error)
-        return GraphQLError(
-            "Internal server error", nodes=error.nodes, path=error.path,
-            extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-        )
+        if result is not None and result.errors:
+            result.errors = [coded(e) for e in result.errors]
 
 
 class DebugExtensions(SchemaExtension):
