@@ -1,0 +1,1 @@
+"""The demo corpus: a fictional organisation, written for ragweave."""
