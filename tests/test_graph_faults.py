@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
-
 from ragweave.datasources.embeddings import LocalEmbedder
+from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.datasources.graph import GraphStore
 from ragweave.datasources.graph_falkordb import FalkorRunner
 from ragweave.datasources.lifecycle import Datasources

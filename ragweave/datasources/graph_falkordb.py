@@ -29,7 +29,7 @@ class FalkorRunner:
         self.timeout_ms = int(timeout_s * 1000)
         self.pool = aioredis.BlockingConnectionPool(
             host=host, port=port, max_connections=max_connections, timeout=timeout_s,
-            socket_connect_timeout=2.0, socket_timeout=timeout_s + 1.0,
+            socket_connect_timeout=2.0, socket_timeout=timeout_s + 1.0, decode_responses=True,
         )
         self.graph = FalkorDB(connection_pool=self.pool).select_graph(graph_name)
 
