@@ -46,7 +46,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    backends = await request.state.datasources.health()
+    backends = [b for b in await request.state.datasources.health() if not b.name.startswith("llm:")]
     failing = [b.name for b in backends if not b.ok]
     body = {
         "ok": not failing, "failing": failing,

@@ -48,6 +48,10 @@ class NotConfigured(AppError):
 class BadLLMOutput(AppError):
     code = "BAD_LLM_OUTPUT"
 
+    def __init__(self, message: str, *, answer: str = "") -> None:
+        super().__init__(message)
+        self.answer = answer  # kept for a repair round, never sent to clients
+
 
 class BackendError(AppError):
     def __init__(self, backend: str, message: str, *, suffix: str, retryable: bool = True) -> None:

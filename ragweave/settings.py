@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -10,6 +11,40 @@ from pathlib import Path
 
 class SettingsError(ValueError):
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConfig:
+    name: str
+    base_url: str
+    api_key: str
+    models: dict[str, str]
+
+
+def parse_providers(raw: str, env: Mapping[str, str]) -> tuple[ProviderConfig, ...]:
+    """RAGWEAVE_PROVIDERS: a JSON list, or `@path` to a JSON file, of
+    {"name", "base_url", "api_key" | "api_key_env", "models": {"chat", "extract", "embed"}}."""
+    if raw.startswith("@"):
+        try:
+            raw = Path(raw[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SettingsError(f"RAGWEAVE_PROVIDERS: cannot read {raw[1:]}: {exc.strerror}") from None
+    try:
+        items = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"RAGWEAVE_PROVIDERS is not valid JSON: {exc}") from None
+    if not isinstance(items, list) or not items:
+        raise SettingsError("RAGWEAVE_PROVIDERS must be a non-empty JSON list")
+    configs = []
+    for item in items:
+        if not isinstance(item, dict) or not item.get("name") or not item.get("base_url"):
+            raise SettingsError("RAGWEAVE_PROVIDERS: every provider needs `name` and `base_url`")
+        models = item.get("models") or {}
+        if not isinstance(models, dict) or not all(isinstance(v, str) for v in models.values()):
+            raise SettingsError(f"RAGWEAVE_PROVIDERS: `models` of {item['name']} must map aliases to model names")
+        key = item.get("api_key") or env.get(item.get("api_key_env") or "", "") or "unused"
+        configs.append(ProviderConfig(str(item["name"]), str(item["base_url"]), key, dict(models)))
+    return tuple(configs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +77,9 @@ class Settings:
     embedding_dim: int = 384
     llm_timeout_s: float = 30.0
     llm_max_retries: int = 2
+    providers: tuple[ProviderConfig, ...] = ()
+    hedge_delay_s: float = 1.0
+    provider_concurrency: int = 16
     reranker_url: str | None = None
     reranker_timeout_s: float = 10.0
     # limits
@@ -83,6 +121,10 @@ class Settings:
             embedding_dim=reader.int("RAGWEAVE_EMBEDDING_DIM", 384, 1, 65536),
             llm_timeout_s=reader.float("RAGWEAVE_LLM_TIMEOUT_S", 30.0),
             llm_max_retries=reader.int("RAGWEAVE_LLM_MAX_RETRIES", 2, 0, 10),
+            providers=parse_providers(reader.optional("RAGWEAVE_PROVIDERS") or "[]", env)
+            if reader.optional("RAGWEAVE_PROVIDERS") else (),
+            hedge_delay_s=reader.float("RAGWEAVE_HEDGE_DELAY_S", 1.0),
+            provider_concurrency=reader.int("RAGWEAVE_PROVIDER_CONCURRENCY", 16, 1, 10_000),
             reranker_url=reader.optional("RAGWEAVE_RERANKER_URL"),
             reranker_timeout_s=reader.float("RAGWEAVE_RERANKER_TIMEOUT_S", 10.0),
             max_query_depth=reader.int("RAGWEAVE_MAX_DEPTH", 12, 1, 100),
@@ -96,9 +138,14 @@ class Settings:
             raise SettingsError("RAGWEAVE_CHUNK_OVERLAP must be smaller than RAGWEAVE_CHUNK_SIZE")
         return replace(settings, **overrides) if overrides else settings
 
-    @property
-    def llm_configured(self) -> bool:
-        return self.openai_base_url is not None
+    def provider_configs(self) -> tuple[ProviderConfig, ...]:
+        """The fallback chain: RAGWEAVE_PROVIDERS, else one provider from OPENAI_BASE_URL, else none."""
+        if self.providers:
+            return self.providers
+        if self.openai_base_url:
+            models = {"chat": self.chat_model, "extract": self.chat_model, "embed": self.embedding_model}
+            return (ProviderConfig("openai", self.openai_base_url, self.openai_api_key or "unused", models),)
+        return ()
 
 
 class _Reader:

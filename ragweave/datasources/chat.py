@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from typing import Any, Protocol
 
@@ -20,7 +20,10 @@ class ChatModel(Protocol):
     async def complete(
         self, messages: Sequence[records.ChatMessage], *, model: str | None = None,
         temperature: float | None = None, json_mode: bool = False,
-    ) -> records.Completion: ...
+        validate: Callable[[str], object] | None = None, hedge: bool = True,
+    ) -> records.Completion:
+        """`validate` raises (BadLLMOutput) on an unusable answer; an invalid answer never wins a hedge."""
+        ...
 
     def stream(
         self, messages: Sequence[records.ChatMessage], *, model: str | None = None,
@@ -43,6 +46,9 @@ def _usage(raw: Any) -> records.Usage | None:
     return records.Usage(raw.prompt_tokens, raw.completion_tokens, raw.total_tokens)
 
 
+ALIASES = ("chat", "extract", "embed")
+
+
 class OpenAIChat:
     def __init__(self, client: openai.AsyncOpenAI, model: str, provider: str) -> None:
         self.client = client
@@ -51,7 +57,7 @@ class OpenAIChat:
 
     def _request(self, messages, model, temperature) -> dict[str, Any]:
         request: dict[str, Any] = {
-            "model": model or self.model,
+            "model": self.model if model is None or model in ALIASES else model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
         }
         if temperature is not None:
@@ -59,7 +65,9 @@ class OpenAIChat:
         return request
 
     @counted("llm.chat")
-    async def complete(self, messages, *, model=None, temperature=None, json_mode=False) -> records.Completion:
+    async def complete(
+        self, messages, *, model=None, temperature=None, json_mode=False, validate=None, hedge=True
+    ) -> records.Completion:
         request = self._request(messages, model, temperature)
         if json_mode:
             request["response_format"] = {"type": "json_object"}
@@ -68,8 +76,11 @@ class OpenAIChat:
         except openai.APIError as exc:
             raise translate(exc) from exc
         choice = response.choices[0]
+        content = choice.message.content or ""
+        if validate is not None:
+            validate(content)
         return records.Completion(
-            content=choice.message.content or "", model=response.model, provider=self.provider,
+            content=content, model=response.model, provider=self.provider,
             finish_reason=choice.finish_reason or "stop", usage=_usage(response.usage),
         )
 

@@ -10,7 +10,8 @@ import openai
 
 from ragweave.datasources.calls import counted
 from ragweave.datasources.minilm import MiniLMEncoder
-from ragweave.errors import BackendTimeout, BackendUnavailable
+from ragweave.datasources.providers import CircuitBreaker
+from ragweave.errors import AppError, BackendTimeout, BackendUnavailable
 
 Vector = list[float]
 
@@ -61,3 +62,27 @@ class OpenAIEmbedder:
                 raise BackendUnavailable("llm", f"the embeddings endpoint failed: {type(exc).__name__}") from exc
             vectors.extend(item.embedding for item in sorted(response.data, key=lambda d: d.index))
         return vectors
+
+
+class ChainEmbedder:
+    """Embeddings from the first provider of the chain that serves the `embed` alias and answers."""
+
+    def __init__(self, embedders: Sequence[tuple[CircuitBreaker, OpenAIEmbedder]], dim: int) -> None:
+        self.embedders = list(embedders)
+        self.model = self.embedders[0][1].model
+        self.dim = dim
+
+    async def embed_many(self, texts: Sequence[str]) -> list[Vector]:
+        last_error: AppError | None = None
+        healthy = [pair for pair in self.embedders if pair[0].allows()] or self.embedders
+        for breaker, embedder in healthy:
+            try:
+                vectors = await embedder.embed_many(texts)
+            except AppError as exc:
+                breaker.failed()
+                last_error = exc
+                continue
+            breaker.succeeded()
+            return vectors
+        assert last_error is not None
+        raise last_error

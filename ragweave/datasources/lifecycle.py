@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -14,11 +15,12 @@ from qdrant_client import AsyncQdrantClient
 
 from ragweave import records
 from ragweave.datasources.chat import ChatModel, OpenAIChat
-from ragweave.datasources.embeddings import Embedder, LocalEmbedder, OpenAIEmbedder
+from ragweave.datasources.embeddings import ChainEmbedder, Embedder, LocalEmbedder, OpenAIEmbedder
 from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.datasources.graph import GraphStore
 from ragweave.datasources.graph_falkordb import FalkorRunner
 from ragweave.datasources.graph_neo4j import Neo4jRunner, open_driver
+from ragweave.datasources.providers import Provider, ProviderChain
 from ragweave.datasources.reranker import HttpReranker, LexicalReranker, Reranker
 from ragweave.datasources.vectors import VectorStore
 from ragweave.datasources.vectors_edge import EdgeVectorStore
@@ -37,10 +39,8 @@ class Datasources:
     names: dict[str, str] = field(default_factory=dict)
 
     async def health(self) -> list[records.BackendHealth]:
-        return [
-            await _probe("vectors", self.vectors.ping),
-            await _probe("graph", self._graph_ping),
-        ]
+        providers = self.chat.health() if isinstance(self.chat, ProviderChain) else []
+        return [await _probe("vectors", self.vectors.ping), await _probe("graph", self._graph_ping), *providers]
 
     async def _graph_ping(self) -> None:
         if self.embedded_graph is not None and not self.embedded_graph.alive():
@@ -72,15 +72,26 @@ async def open_datasources(settings: Settings) -> AsyncIterator[Datasources]:
 
 
 async def _open_llm(settings: Settings, stack: AsyncExitStack) -> tuple[Embedder, ChatModel | None, str]:
-    if not settings.llm_configured:
+    configs = settings.provider_configs()
+    if not configs:
         return await LocalEmbedder.load(), None, "offline"
-    client = openai.AsyncOpenAI(
-        base_url=settings.openai_base_url, api_key=settings.openai_api_key or "unused",
-        timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries,
-    )
-    stack.push_async_callback(client.close)
-    embedder = OpenAIEmbedder(client, settings.embedding_model, settings.embedding_dim)
-    return embedder, OpenAIChat(client, settings.chat_model, provider="openai"), "openai"
+    providers, embedders = [], []
+    for config in configs:
+        client = openai.AsyncOpenAI(
+            base_url=config.base_url, api_key=config.api_key,
+            timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries,
+        )
+        stack.push_async_callback(client.close)
+        provider = Provider(
+            config.name, OpenAIChat(client, config.models.get("chat", settings.chat_model), config.name),
+            config.models, asyncio.Semaphore(settings.provider_concurrency),
+        )
+        providers.append(provider)
+        if "embed" in config.models:
+            embedders.append((provider.breaker, OpenAIEmbedder(client, config.models["embed"], settings.embedding_dim)))
+    embedder: Embedder = ChainEmbedder(embedders, settings.embedding_dim) if embedders else await LocalEmbedder.load()
+    chain = ProviderChain(providers, settings.hedge_delay_s)
+    return embedder, chain, "+".join(p.name for p in providers)
 
 
 async def _open_vectors(settings: Settings, dim: int, stack: AsyncExitStack) -> VectorStore:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator
 
 from ragweave import records
 from ragweave.context import Context, Info
 from ragweave.datasources.chat import ChatModel
-from ragweave.errors import AppError, BackendError, BadLLMOutput, BadUserInput, NotConfigured
+from ragweave.errors import AppError, BackendError, BadUserInput, NotConfigured
 from ragweave.loaders import Loaders
 from ragweave.resolvers import prompting
 from ragweave.resolvers.retrieval import run_retrieval
@@ -63,13 +62,9 @@ async def chat(info: Info, chat_input: ChatInput) -> ChatResult:
     hits = await _ground(ctx, ctx.loaders, chat_input, messages)
     prompt = prompting.grounded_messages(messages, [h.chunk.record for h in hits])
     completion = await model.complete(
-        prompt, model=chat_input.model, temperature=chat_input.temperature, json_mode=chat_input.json_mode
+        prompt, model=chat_input.model, temperature=chat_input.temperature, json_mode=chat_input.json_mode,
+        validate=prompting.require_json if chat_input.json_mode else None,
     )
-    if chat_input.json_mode:
-        try:
-            json.loads(completion.content)
-        except json.JSONDecodeError:
-            raise BadLLMOutput("jsonMode was asked for, but the model did not answer with valid JSON") from None
     cited = prompting.cited_sources(completion.content, len(hits))
     return ChatResult(
         content=completion.content, model=completion.model, provider=completion.provider,

@@ -13,6 +13,7 @@ from ragweave.datasources.lifecycle import Datasources
 from ragweave.errors import AppError, BadLLMOutput, BadUserInput
 from ragweave.resolvers import rule_extraction
 from ragweave.resolvers.graph_input import SAFE_TYPE
+from ragweave.resolvers.prompting import require_json
 
 GRAPH_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -133,7 +134,7 @@ class LLMExtractor:
 
     name = "llm"
 
-    def __init__(self, chat: ChatModel, model: str | None = None) -> None:
+    def __init__(self, chat: ChatModel, model: str = "extract") -> None:
         self.chat = chat
         self.model = model
 
@@ -143,18 +144,20 @@ class LLMExtractor:
         messages = [records.ChatMessage("system", _SYSTEM_PROMPT), records.ChatMessage("user", text)]
         last_error: AppError | None = None
         for attempt in range(1, options.max_attempts + 1):
-            completion = await self.chat.complete(messages, model=self.model, json_mode=True, temperature=0)
+            answer = ""
             try:
-                graph = parse_graph(completion.content)
+                completion = await self.chat.complete(
+                    messages, model=self.model, json_mode=True, temperature=0, validate=require_json
+                )
+                answer = completion.content
+                graph = parse_graph(answer)
                 check_enough(graph, options)
                 return Extraction(graph=graph, provider=completion.provider, attempts=attempt)
             except BadLLMOutput as exc:
                 last_error = exc
-                messages = [
-                    *messages[:2],
-                    records.ChatMessage("assistant", completion.content[:4000]),
-                    records.ChatMessage("user", f"That answer is invalid: {exc}. Answer again with valid JSON."),
-                ]
+                repair = f"That answer is invalid: {exc}. Answer again with valid JSON."
+                messages = [*messages[:2], records.ChatMessage("assistant", (answer or exc.answer)[:4000]),
+                            records.ChatMessage("user", repair)]
         raise BadLLMOutput(f"no valid extraction after {options.max_attempts} attempts: {last_error}")
 
 

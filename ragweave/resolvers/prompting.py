@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 
 from ragweave import records
+from ragweave.errors import BadLLMOutput
 
 MAX_SOURCE_CHARS = 1500
 _CITATION = re.compile(r"\[(\d{1,3})\]")
@@ -40,3 +42,10 @@ def cited_sources(answer: str, source_count: int) -> list[int]:
 
 def last_user_message(messages: Sequence[records.ChatMessage]) -> str | None:
     return next((m.content for m in reversed(messages) if m.role == "user"), None)
+
+
+def require_json(content: str) -> None:
+    try:
+        json.loads(content)
+    except json.JSONDecodeError:
+        raise BadLLMOutput("the model did not answer with valid JSON", answer=content[:4000]) from None
