@@ -7,18 +7,26 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
+from ragweave import auth
 from ragweave.context import Context, build_context
 from ragweave.datasources.lifecycle import Datasources, open_datasources
+from ragweave.errors import Unauthenticated
+from ragweave.graphiql.page import graphiql_html
 from ragweave.jobs import JobBoard
+from ragweave.limits import BodySizeLimit
 from ragweave.schema import build_schema
 from ragweave.schema.extensions import coded
 from ragweave.settings import Settings
@@ -33,7 +41,31 @@ class GraphQLView(GraphQL[Context, None]):
         self.settings = settings
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        return build_context(request.state.datasources, self.settings, request.state.jobs, request=request)
+        context = build_context(request.state.datasources, self.settings, request.state.jobs, request=request)
+        self._authenticate(context, auth.key_from(request.headers))
+        return context
+
+    def _authenticate(self, context: Context, key: str | None) -> None:
+        request = context.request
+        host = request.client.host if request is not None and request.client else None
+        try:
+            caller = auth.authenticate(request.state.keys, key, host, dev_mode=self.settings.dev_mode,
+                                       tenant=self.settings.tenant)
+        except Unauthenticated as exc:
+            context.auth_error = exc
+            return
+        context.become(caller.tenant, caller.role)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        key = auth.key_from(context.request.headers, context.connection_params or {})
+        if key is not None or context.auth_error is not None:
+            self._authenticate(context, key)
+        if context.auth_error is not None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED", "message": str(context.auth_error)})
+        return UNSET
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql_html("/graphql"))
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
@@ -68,7 +100,10 @@ def create_app(
             if on_ready is not None:
                 await on_ready(datasources)  # type: ignore[misc]
             log.info("ragweave ready: %s", datasources.names)
-            yield {"datasources": datasources, "jobs": JobBoard()}
+            if settings.dev_mode:
+                log.warning("DEV MODE: anonymous requests from loopback act as tenant %r with role admin",
+                            settings.tenant)
+            yield {"datasources": datasources, "jobs": JobBoard(), "keys": auth.KeyStore(settings.keys_path)}
 
     view = GraphQLView(
         settings, graphql_ide="graphiql" if settings.graphql_ide else None, keep_alive=True,
@@ -80,4 +115,8 @@ def create_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    if settings.graphql_ide:
+        routes.append(Mount("/graphiql/static", StaticFiles(packages=[("ragweave.graphiql", "static")])))
+    return Starlette(
+        routes=routes, lifespan=lifespan, middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
+    )

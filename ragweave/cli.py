@@ -70,6 +70,30 @@ async def _ingest(settings: Settings, paths: list[Path], collection: str | None,
     return 1 if report.failures else 0
 
 
+def keys(args: argparse.Namespace) -> int:
+    from ragweave.auth import KeyStore
+
+    store = KeyStore(_settings(args).keys_path)
+    if args.keys_command == "create":
+        try:
+            entry, secret = store.create(args.tenant, args.role)
+        except ValueError as exc:
+            print(f"ragweave keys: {exc}", file=sys.stderr)
+            return 2
+        print(f"created key {entry.id} for tenant {entry.tenant} with role {entry.role}; the secret follows, once:")
+        print(secret)
+        return 0
+    if args.keys_command == "revoke":
+        if not store.revoke(args.id):
+            print(f"ragweave keys: no key {args.id}", file=sys.stderr)
+            return 1
+        print(f"revoked {args.id}")
+        return 0
+    for entry in store.list():
+        print(f"{entry.id}\t{entry.tenant}\t{entry.role}\t{'revoked' if entry.revoked else 'active'}")
+    return 0
+
+
 def export_schema(args: argparse.Namespace) -> int:
     from ragweave.schema import build_schema
 
@@ -91,6 +115,14 @@ def main(argv: list[str] | None = None) -> int:
     ingest_cmd.add_argument("--collection")
     ingest_cmd.add_argument("--no-graph", action="store_true")
     commands.add_parser("export-schema", help="print the SDL")
+    keys_cmd = commands.add_parser("keys", help="manage API keys (the server picks up changes)")
+    keys_cmd.add_argument("--data-dir")
+    key_commands = keys_cmd.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create")
+    create.add_argument("--tenant", required=True)
+    create.add_argument("--role", required=True, choices=["reader", "writer", "admin"])
+    key_commands.add_parser("list")
+    key_commands.add_parser("revoke").add_argument("id")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
@@ -98,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve(args)
         if args.command == "ingest":
             return asyncio.run(_ingest(_settings(args), args.paths, args.collection, not args.no_graph))
+        if args.command == "keys":
+            return keys(args)
         return export_schema(args)
     except SettingsError as exc:
         print(f"ragweave: configuration error: {exc}", file=sys.stderr)

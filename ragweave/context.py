@@ -10,7 +10,7 @@ from starlette.websockets import WebSocket
 
 from ragweave.datasources.calls import CallLog
 from ragweave.datasources.lifecycle import Datasources
-from ragweave.errors import Forbidden
+from ragweave.errors import AppError, Forbidden
 from ragweave.jobs import JobBoard
 from ragweave.loaders import Loaders
 from ragweave.settings import Settings
@@ -29,6 +29,12 @@ class Context:
     request: Request | WebSocket | None = None
     call_log: CallLog = field(default_factory=CallLog)
     connection_params: dict[str, object] | None = None
+    auth_error: AppError | None = None
+
+    def become(self, tenant: str, role: str) -> None:
+        """Switch to an authenticated caller (WebSocket connection_init); loaders are rebuilt for the tenant."""
+        self.tenant, self.role, self.auth_error = tenant, role, None
+        self.loaders = Loaders(self.datasources, tenant)
 
     def require(self, role: str) -> None:
         if ROLES.index(self.role) < ROLES.index(role):

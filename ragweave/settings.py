@@ -56,6 +56,8 @@ class Settings:
     dev_mode: bool = False
     tenant: str = "default"
     graphql_ide: bool = True
+    keys_file: Path | None = None
+    max_body_bytes: int = 16 * 1024 * 1024
     # vectors: QDRANT_URL selects the qdrant-client adapter; otherwise the embedded qdrant-edge shards
     qdrant_url: str | None = None
     qdrant_api_key: str | None = None
@@ -103,6 +105,8 @@ class Settings:
             dev_mode=reader.bool("RAGWEAVE_DEV_MODE", False),
             tenant=reader.str("RAGWEAVE_TENANT", "default"),
             graphql_ide=reader.bool("RAGWEAVE_GRAPHQL_IDE", True),
+            keys_file=Path(reader.optional("RAGWEAVE_KEYS_FILE")) if reader.optional("RAGWEAVE_KEYS_FILE") else None,
+            max_body_bytes=reader.int("RAGWEAVE_MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1 << 31),
             qdrant_url=reader.optional("QDRANT_URL"),
             qdrant_api_key=reader.optional("QDRANT_API_KEY"),
             qdrant_timeout_s=reader.float("RAGWEAVE_QDRANT_TIMEOUT_S", 10.0),
@@ -137,6 +141,10 @@ class Settings:
         if settings.chunk_overlap >= settings.chunk_size:
             raise SettingsError("RAGWEAVE_CHUNK_OVERLAP must be smaller than RAGWEAVE_CHUNK_SIZE")
         return replace(settings, **overrides) if overrides else settings
+
+    @property
+    def keys_path(self) -> Path:
+        return self.keys_file or self.data_dir / "keys.json"
 
     def provider_configs(self) -> tuple[ProviderConfig, ...]:
         """The fallback chain: RAGWEAVE_PROVIDERS, else one provider from OPENAI_BASE_URL, else none."""

@@ -21,6 +21,8 @@ from ragweave.datasources.reranker import LexicalReranker
 from ragweave.datasources.vectors_edge import EdgeVectorStore
 from ragweave.settings import Settings
 
+LOOPBACK = ("127.0.0.1", 50000)
+
 
 def app_for(tmp_path: Path, embedder: LocalEmbedder, graph_port: int, **settings: object):
     """An app whose datasources open inside its own lifespan (TestClient runs it on another event loop)."""
@@ -28,7 +30,8 @@ def app_for(tmp_path: Path, embedder: LocalEmbedder, graph_port: int, **settings
     @asynccontextmanager
     async def open_ds(_: Settings) -> AsyncIterator[Datasources]:
         vectors = EdgeVectorStore(tmp_path / "vectors", embedder.dim)
-        graph = GraphStore(FalkorRunner("127.0.0.1", graph_port, "http_tests", timeout_s=2.0))
+        graph = GraphStore(FalkorRunner("127.0.0.1", graph_port, f"http_{tmp_path.name}", timeout_s=2.0))
+        await graph.runner.ensure_schema()
         yield Datasources(
             vectors=vectors,
             graph=graph,
@@ -40,12 +43,13 @@ def app_for(tmp_path: Path, embedder: LocalEmbedder, graph_port: int, **settings
         await graph.close()
         await vectors.close()
 
-    return create_app(Settings(debug_extensions=True, **settings), open_ds=open_ds)
+    defaults = {"debug_extensions": True, "dev_mode": True, "data_dir": tmp_path}
+    return create_app(Settings(**{**defaults, **settings}), open_ds=open_ds)
 
 
 @pytest.fixture
 def client(tmp_path: Path, embedder: LocalEmbedder, falkordb_server: EmbeddedFalkorDB):
-    with TestClient(app_for(tmp_path, embedder, falkordb_server.port)) as test_client:
+    with TestClient(app_for(tmp_path, embedder, falkordb_server.port), client=LOOPBACK) as test_client:
         yield test_client
 
 
@@ -66,7 +70,7 @@ async def test_readyz_names_the_graph_when_its_process_is_killed(tmp_path: Path,
     server = EmbeddedFalkorDB(tmp_path / "graph")
     await server.start()
     try:
-        with TestClient(app_for(tmp_path, embedder, server.port)) as test_client:
+        with TestClient(app_for(tmp_path, embedder, server.port), client=LOOPBACK) as test_client:
             assert test_client.get("/readyz").status_code == 200
             os.kill(server.pid, signal.SIGKILL)
             ready = test_client.get("/readyz")

@@ -47,7 +47,12 @@ class FalkorRunner:
             raise
 
     async def read(self, query: LiteralString, params: dict[str, Any]) -> Rows:
-        return (await self._query(query, params, read_only=True)).result_set
+        try:
+            return (await self._query(query, params, read_only=True)).result_set
+        except redis_errors.ResponseError as exc:
+            if "empty key" in str(exc):  # the graph has never been written to: nothing to read
+                return []
+            raise
 
     async def write(self, steps: Sequence[tuple[LiteralString, dict[str, Any]]]) -> list[Rows]:
         return [(await self._query(query, params)).result_set for query, params in steps]

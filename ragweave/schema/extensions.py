@@ -54,10 +54,21 @@ class ErrorCodes(SchemaExtension):
             result.errors = [coded(e) for e in result.errors]
 
 
+class Authentication(SchemaExtension):
+    """Refuses the whole operation when the request's credentials were missing or wrong."""
+
+    def on_operation(self) -> Iterator[None]:
+        error = getattr(self.execution_context.context, "auth_error", None)
+        if error is not None:
+            raise error
+        yield
+
+
 class DebugExtensions(SchemaExtension):
     """Counts backend calls per operation; with `report=True` adds them and timings to the response."""
 
     report = False
+    _log: CallLog | None = None
 
     def on_operation(self) -> Iterator[None]:
         call_log = getattr(self.execution_context.context, "call_log", None) or CallLog()
@@ -70,7 +81,7 @@ class DebugExtensions(SchemaExtension):
             current_call_log.reset(token)
 
     def get_results(self) -> dict[str, object]:
-        if not self.report:
+        if not self.report or self._log is None:
             return {}
         timings = {name: round(ms, 3) for name, ms in {**self._log.millis, **self._log.stages}.items()}
         timings["total"] = round((time.perf_counter() - self._started) * 1000, 3)
