@@ -8,10 +8,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import openai
 import pytest
 from starlette.testclient import TestClient
 
 from ragweave.app import create_app
+from ragweave.datasources.chat import OpenAIChat
 from ragweave.datasources.embeddings import LocalEmbedder
 from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.datasources.graph import GraphStore
@@ -24,11 +26,12 @@ from ragweave.settings import Settings
 LOOPBACK = ("127.0.0.1", 50000)
 
 
-def app_for(tmp_path: Path, embedder: LocalEmbedder, graph_port: int, **settings: object):
+def app_for(tmp_path: Path, embedder: LocalEmbedder, graph_port: int, llm_url: str | None = None, **settings: object):
     """An app whose datasources open inside its own lifespan (TestClient runs it on another event loop)."""
 
     @asynccontextmanager
     async def open_ds(_: Settings) -> AsyncIterator[Datasources]:
+        client = openai.AsyncOpenAI(base_url=llm_url, api_key="t", max_retries=0, timeout=10) if llm_url else None
         vectors = EdgeVectorStore(tmp_path / "vectors", embedder.dim)
         graph = GraphStore(FalkorRunner("127.0.0.1", graph_port, f"http_{tmp_path.name}", timeout_s=2.0))
         await graph.runner.ensure_schema()
@@ -36,7 +39,7 @@ def app_for(tmp_path: Path, embedder: LocalEmbedder, graph_port: int, **settings
             vectors=vectors,
             graph=graph,
             embedder=embedder,
-            chat=None,
+            chat=OpenAIChat(client, "gpt-4o-mini", "test-server") if client else None,
             reranker=LexicalReranker(),
             names={"vectors": vectors.name, "graph": graph.dialect, "llm": "offline"},
         )
