@@ -1,11 +1,12 @@
 """A real Neo4j 5 Community server for the tests: embedded in a small Java 17 launcher, Bolt on loopback.
 
 The launcher (tests/neo4j_launcher) is built with Maven from Maven Central artifacts the first time it is
-needed; later runs reuse target/classes and target/lib and need no network. Each server gets its own data
-dir (its Neo4j home: data/, logs/ and the launcher's own log `launcher.log`), a free loopback port, no auth.
+needed; later runs reuse target/neo4j-launcher.jar and target/lib and need no network. Each server gets its
+own data dir (its Neo4j home: data/, logs/, the launcher's log `launcher.log`), a free loopback port, no auth.
 
 The launcher stops cleanly when its stdin reaches EOF or on SIGTERM, so it cannot outlive the test run: the
-parent holds its stdin, and a Linux parent-death signal (SIGTERM) is set as a second safety net.
+parent holds its stdin, and a Linux parent-death signal (SIGTERM) is set as a second safety net (only when
+started from the main thread: Linux sends it when the forking *thread* exits).
 
 Start-up is CPU-bound class loading (~12 s of CPU on a cold JVM). Two things roughly halve it: the build
 ends with one training run that writes a class-data-sharing archive (target/neo4j-launcher.jsa; if that
@@ -162,11 +163,14 @@ def build_launcher() -> Path:
 def _train_cds_archive(target: Path, java: Path) -> None:
     """One server run that loads the classes the tests use, dumping them to a CDS archive at exit."""
     archive = target / CDS_ARCHIVE
+    # Dump under another name and keep it only after a clean exit: a truncated archive crashes the JVM.
+    partial = target / f"{CDS_ARCHIVE}.partial"
+    partial.unlink(missing_ok=True)
     report = target / "cds-training.log"
     failure = ""
     with tempfile.TemporaryDirectory(prefix="neo4j-cds-") as tmp:
         server = Neo4jServer(java=java)
-        server._cds_dump = archive
+        server._cds_dump = partial
         try:
             server._start_built(target, Path(tmp), None, timeout=300.0)
             with neo4j.GraphDatabase.driver(server.uri, auth=None) as driver:
@@ -183,8 +187,10 @@ def _train_cds_archive(target: Path, java: Path) -> None:
             server.stop()
         log = Neo4jServer._read_log(Path(tmp) / "launcher.log", 0)[-20000:]
         report.write_text(f"{failure}training run exit code {server.returncode}\n{log}")
-    if not archive.is_file():
-        archive.unlink(missing_ok=True)
+    if not failure and server.returncode == 0 and partial.is_file() and partial.stat().st_size > 0:
+        partial.replace(archive)
+    else:
+        partial.unlink(missing_ok=True)
         warnings.warn(
             f"Neo4j launcher: no class-data-sharing archive was written (see {report}); "
             "servers will start more slowly",
@@ -200,10 +206,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _set_parent_death_signal() -> None:
-    # Runs in the child between fork and exec: SIGTERM the launcher if the forking thread dies.
+def _parent_death_signal(parent_pid: int) -> None:
+    """Runs in the child between fork and exec: SIGTERM the launcher when the forking thread dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 _running: weakref.WeakSet[Neo4jServer] = weakref.WeakSet()
@@ -321,6 +329,11 @@ class Neo4jServer:
             "--data-dir",
             str(data_dir),
         ]
+        # Linux delivers the parent-death signal when the *thread* that forked exits, so it is only set when
+        # starting from the main thread; from elsewhere stdin reaching EOF (the parent process died and its
+        # pipe end with it) remains the safety net.
+        parent_pid = os.getpid()
+        on_main_thread = threading.current_thread() is threading.main_thread()
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -329,7 +342,7 @@ class Neo4jServer:
                 stdout=log,
                 stderr=log,
                 cwd=data_dir,
-                preexec_fn=_set_parent_death_signal,  # prctl must run in the child
+                preexec_fn=(lambda: _parent_death_signal(parent_pid)) if on_main_thread else None,
             )
         except BaseException:
             log.close()
