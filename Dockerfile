@@ -15,7 +15,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
  && useradd --create-home --uid 10001 ragweave && mkdir /data && chown ragweave /data
 COPY --from=build /opt/ragweave /opt/ragweave
 USER ragweave
-ENV PATH=/opt/ragweave/bin:$PATH RAGWEAVE_DATA_DIR=/data RAGWEAVE_HOST=0.0.0.0 RAGWEAVE_PORT=8000
+ENV PATH=/opt/ragweave/bin:$PATH OPENBLAS_NUM_THREADS=1 RAGWEAVE_DATA_DIR=/data RAGWEAVE_HOST=0.0.0.0 RAGWEAVE_PORT=8000
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"

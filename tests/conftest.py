@@ -10,14 +10,18 @@ never see each other's data and nothing needs dropping.
 
 from __future__ import annotations
 
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the CLI does; before numpy is imported
+
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 
 from ragweave.datasources.embeddings import LocalEmbedder
+from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.datasources.graph import GraphStore
 from ragweave.datasources.graph_falkordb import FalkorRunner
 from ragweave.datasources.graph_neo4j import Neo4jRunner, open_driver

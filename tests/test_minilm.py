@@ -2,9 +2,9 @@
 
 tests/data/minilm_reference.json was written by tests/data/make_minilm_reference.py in a separate venv with
 torch; the suite itself never needs torch. Measured agreement: cosine >= 0.99999993 and max |diff| <= 6e-7
-per component (the reference is rounded to 6 decimals), so the thresholds below leave a wide margin for other
-CPUs and BLAS kernels while still catching any real deviation (the tanh GELU approximation alone drops the
-cosine to about 0.999999, a wrong pooling or missing truncation far lower).
+per component (the reference is rounded to 6 decimals). The thresholds below leave a margin for other CPUs and
+BLAS kernels yet still catch small deviations: swapping in the tanh GELU approximation moves components by up
+to 3e-4 (cosine 0.9999988), and a wrong pooling, mask or truncation is far worse.
 """
 
 from __future__ import annotations

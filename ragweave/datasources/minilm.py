@@ -8,6 +8,10 @@ GELU is the exact (erf) form; numpy has no erf, so it is computed with Abramowit
 (|error| <= 1.5e-7), which costs about the same as the tanh approximation and stays within float32 noise
 of torch. Everything is synchronous: async callers run `encode` in a thread. The weights are read-only
 after `load`, so one encoder may be shared by threads; tokenisation is serialised by a lock.
+
+The matmuls go to numpy's BLAS, which by default starts one thread per core. On a small machine shared with
+other busy processes (2 cores here) that is several times slower than one BLAS thread, because every matmul
+waits for its descheduled half; set OPENBLAS_NUM_THREADS=1 in the environment before numpy is imported there.
 """
 
 from __future__ import annotations

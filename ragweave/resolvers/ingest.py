@@ -77,7 +77,9 @@ class Ingestor:
     extract_graph: bool = True
     progress: Progress | None = None
 
-    async def run(self, documents: Sequence[SourceDocument]) -> Report:
+    async def run(
+        self, documents: Sequence[SourceDocument], on_document: Callable[[Report], None] | None = None
+    ) -> Report:
         report = Report()
         hashes = {d.id: content_hash(d, self.chunk_size, self.chunk_overlap, self.extractor.name, self.extract_graph)
                   for d in documents}
@@ -86,11 +88,13 @@ class Ingestor:
             report.documents += 1
             if stored_hash == hashes[doc.id]:
                 report.skipped += 1
-                continue
-            try:
-                await self._ingest(doc, hashes[doc.id], report)
-            except AppError as exc:
-                report.failures.append(Failure(doc.id, None, "store", str(exc)))
+            else:
+                try:
+                    await self._ingest(doc, hashes[doc.id], report)
+                except AppError as exc:
+                    report.failures.append(Failure(doc.id, None, "store", str(exc)))
+            if on_document:
+                on_document(report)
         return report
 
     async def _ingest(self, doc: SourceDocument, doc_hash: str, report: Report) -> None:
