@@ -27,6 +27,7 @@ from ragweave.errors import Unauthenticated
 from ragweave.graphiql.page import graphiql_html
 from ragweave.jobs import JobBoard
 from ragweave.limits import BodySizeLimit
+from ragweave.ratelimit import RateLimiter
 from ragweave.schema import build_schema
 from ragweave.schema.extensions import coded
 from ragweave.settings import Settings
@@ -42,6 +43,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = build_context(request.state.datasources, self.settings, request.state.jobs, request=request)
+        context.limiter = request.state.limiter
         self._authenticate(context, auth.key_from(request.headers))
         return context
 
@@ -54,7 +56,7 @@ class GraphQLView(GraphQL[Context, None]):
         except Unauthenticated as exc:
             context.auth_error = exc
             return
-        context.become(caller.tenant, caller.role)
+        context.become(caller.tenant, caller.role, caller.key_id or f"anonymous:{host}")
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         key = auth.key_from(context.request.headers, context.connection_params or {})
@@ -103,7 +105,9 @@ def create_app(
             if settings.dev_mode:
                 log.warning("DEV MODE: anonymous requests from loopback act as tenant %r with role admin",
                             settings.tenant)
-            yield {"datasources": datasources, "jobs": JobBoard(), "keys": auth.KeyStore(settings.keys_path)}
+            limiter = RateLimiter(settings.rate_per_s, settings.rate_burst) if settings.rate_per_s else None
+            yield {"datasources": datasources, "jobs": JobBoard(), "keys": auth.KeyStore(settings.keys_path),
+                   "limiter": limiter}
 
     view = GraphQLView(
         settings, graphql_ide="graphiql" if settings.graphql_ide else None, keep_alive=True,

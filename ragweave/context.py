@@ -13,6 +13,7 @@ from ragweave.datasources.lifecycle import Datasources
 from ragweave.errors import AppError, Forbidden
 from ragweave.jobs import JobBoard
 from ragweave.loaders import Loaders
+from ragweave.ratelimit import RateLimiter
 from ragweave.settings import Settings
 
 ROLES = ("reader", "writer", "admin")
@@ -30,10 +31,12 @@ class Context:
     call_log: CallLog = field(default_factory=CallLog)
     connection_params: dict[str, object] | None = None
     auth_error: AppError | None = None
+    limiter: RateLimiter | None = None
+    rate_key: str = "local"
 
-    def become(self, tenant: str, role: str) -> None:
+    def become(self, tenant: str, role: str, rate_key: str) -> None:
         """Switch to an authenticated caller (WebSocket connection_init); loaders are rebuilt for the tenant."""
-        self.tenant, self.role, self.auth_error = tenant, role, None
+        self.tenant, self.role, self.auth_error, self.rate_key = tenant, role, None, rate_key
         self.loaders = Loaders(self.datasources, tenant)
 
     def require(self, role: str) -> None:

@@ -71,6 +71,7 @@ class Settings:
     falkordb_url: str | None = None
     graph_name: str = "ragweave"
     graph_timeout_s: float = 5.0
+    graph_stage_budget_s: float = 3.0
     # language models: OPENAI_BASE_URL selects an OpenAI-compatible endpoint; otherwise offline MiniLM
     openai_base_url: str | None = None
     openai_api_key: str | None = None
@@ -88,6 +89,9 @@ class Settings:
     max_query_depth: int = 12
     max_aliases: int = 30
     max_tokens: int = 4000
+    max_cost: int = 20_000
+    rate_per_s: float = 20_000.0
+    rate_burst: float = 100_000.0
     graph_query_row_cap: int = 1000
     chunk_size: int = 800
     chunk_overlap: int = 120
@@ -118,6 +122,7 @@ class Settings:
             falkordb_url=reader.optional("RAGWEAVE_FALKORDB_URL"),
             graph_name=reader.str("RAGWEAVE_GRAPH_NAME", "ragweave"),
             graph_timeout_s=reader.float("RAGWEAVE_GRAPH_TIMEOUT_S", 5.0),
+            graph_stage_budget_s=reader.float("RAGWEAVE_GRAPH_STAGE_BUDGET_S", 3.0),
             openai_base_url=reader.optional("OPENAI_BASE_URL"),
             openai_api_key=reader.optional("OPENAI_API_KEY"),
             chat_model=reader.str("RAGWEAVE_CHAT_MODEL", "gpt-4o-mini"),
@@ -134,6 +139,9 @@ class Settings:
             max_query_depth=reader.int("RAGWEAVE_MAX_DEPTH", 12, 1, 100),
             max_aliases=reader.int("RAGWEAVE_MAX_ALIASES", 30, 1, 1000),
             max_tokens=reader.int("RAGWEAVE_MAX_TOKENS", 4000, 10, 1_000_000),
+            max_cost=reader.int("RAGWEAVE_MAX_COST", 20_000, 1, 10**9),
+            rate_per_s=reader.int("RAGWEAVE_RATE_PER_S", 20_000, 0, 10**9),
+            rate_burst=reader.int("RAGWEAVE_RATE_BURST", 100_000, 1, 10**9),
             chunk_size=reader.int("RAGWEAVE_CHUNK_SIZE", 800, 100, 20_000),
             chunk_overlap=reader.int("RAGWEAVE_CHUNK_OVERLAP", 120, 0, 10_000),
             load_demo=reader.bool("RAGWEAVE_LOAD_DEMO", False),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from ragweave import records
 from ragweave.context import Context, Info
 from ragweave.datasources.calls import timed
-from ragweave.errors import BackendError, check_range
+from ragweave.errors import BackendError, BackendTimeout, check_range
 from ragweave.loaders import Loaders, SearchKey
 from ragweave.resolvers import ranking
 from ragweave.resolvers.search import search_key
@@ -65,7 +65,11 @@ async def run_retrieval(
     if use_graph:
         vector_hits, name_seeds = await asyncio.gather(loaders.search.load(key), _name_seeds(ctx, key.text))
         with timed("retrieve.graph"):
-            graph = await _expand(loaders, key, vector_hits, name_seeds, max_hops)
+            try:
+                async with asyncio.timeout(ctx.settings.graph_stage_budget_s):
+                    graph = await _expand(loaders, key, vector_hits, name_seeds, max_hops)
+            except TimeoutError:
+                graph = GraphOutcome(error=BackendTimeout("graph", "graph expansion overran its share of the deadline"))
     else:
         vector_hits = await loaders.search.load(key)
     hits = await _fuse(loaders, key, vector_hits, graph)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 
-from ragweave.schema.extensions import Authentication, DebugExtensions, ErrorCodes, ReportingDebugExtensions
+from ragweave.schema.extensions import (
+    Authentication,
+    CostLimits,
+    DebugExtensions,
+    ErrorCodes,
+    ReportingDebugExtensions,
+)
 from ragweave.schema.mutation import Mutation
 from ragweave.schema.query import Query
 from ragweave.schema.subscription import Subscription
@@ -20,6 +26,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions=[
             ErrorCodes,
             Authentication,
+            CostLimits,
             ReportingDebugExtensions if settings.debug_extensions else DebugExtensions,
             lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
             lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),

@@ -7,11 +7,12 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
 
 from ragweave.datasources.calls import CallLog, current_call_log
 from ragweave.errors import AppError
+from ragweave.resolvers.cost import operation_cost
 
 log = logging.getLogger("ragweave")
 
@@ -24,7 +25,7 @@ def _code_for(error: GraphQLError) -> str | None:
     if original is None:
         if error.extensions and "code" in error.extensions:
             return str(error.extensions["code"])
-        return "GRAPHQL_VALIDATION_FAILED" if error.nodes else "GRAPHQL_PARSE_FAILED"
+        return "GRAPHQL_PARSE_FAILED" if isinstance(error, GraphQLSyntaxError) else "GRAPHQL_VALIDATION_FAILED"
     return None
 
 
@@ -62,6 +63,30 @@ class Authentication(SchemaExtension):
         if error is not None:
             raise error
         yield
+
+
+class CostLimits(SchemaExtension):
+    """Computes the operation's cost before execution; refuses it over the budget (COST_LIMIT) or over the
+    caller's rate (RATE_LIMITED, with `retryAfter`); reports it in `extensions.cost`."""
+
+    _cost: int | None = None
+
+    def on_execute(self) -> Iterator[None]:
+        ec = self.execution_context
+        context = ec.context
+        budget = context.settings.max_cost
+        self._cost = cost = operation_cost(ec.schema._schema, ec.graphql_document, ec.variables, ec.operation_name)
+        if cost > budget:
+            raise AppError(f"the operation costs {cost}, over the budget of {budget}: ask for fewer items",
+                           code="COST_LIMIT", cost=cost, budget=budget)
+        if context.limiter is not None:
+            wait = context.limiter.take(context.rate_key, cost)
+            if wait:
+                raise AppError("rate limit exceeded", code="RATE_LIMITED", retryAfter=round(wait, 3), cost=cost)
+        yield
+
+    def get_results(self) -> dict[str, object]:
+        return {} if self._cost is None else {"cost": {"estimated": self._cost}}
 
 
 class DebugExtensions(SchemaExtension):
