@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -68,6 +69,16 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql_html("/graphql"))
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A body (or `variables`) that is valid JSON but not an object or a batch is a client error, not a crash."""
+        try:
+            value = super().decode_json(data)
+        except RecursionError:
+            raise HTTPException(400, "the request body is nested too deeply") from None
+        if not isinstance(value, dict | list):
+            raise HTTPException(400, "the request body must be a JSON object")
+        return value
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
