@@ -97,6 +97,8 @@ def test_bad_input_is_a_coded_error_not_a_500(client: TestClient):
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and "topK" in error["message"]
     malformed = client.post("/graphql", json={"query": "{ search("})
     assert malformed.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    missing = client.post("/graphql", json={"query": "query ($q: String!) { search(query: $q) { score } }"})
+    assert missing.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     unknown = client.post("/graphql", json={"query": "{ nope }"})
     assert unknown.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
 

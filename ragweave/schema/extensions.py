@@ -22,6 +22,8 @@ def _code_for(error: GraphQLError) -> str | None:
     original = error.original_error
     if isinstance(original, AppError):
         return original.code
+    if isinstance(original, GraphQLError):  # graphql-core refusing a request's values, e.g. a missing variable
+        return "BAD_USER_INPUT"
     if original is None:
         if error.extensions and "code" in error.extensions:
             return str(error.extensions["code"])
