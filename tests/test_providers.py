@@ -54,6 +54,14 @@ async def test_429_is_retried_after_retry_after(servers):
     assert len(primary.requests) == 2
 
 
+async def test_a_500_then_success_is_retried_on_the_same_provider(servers):
+    primary, secondary = servers
+    primary.script(status(500), ok())
+    chain = ProviderChain([provider(primary, "p1", retries=1), provider(secondary, "p2")], hedge_delay_s=None)
+    assert (await chain.complete(HELLO, hedge=False)).provider == "p1"
+    assert len(primary.requests) == 2 and secondary.requests == []
+
+
 async def test_a_hanging_provider_times_out_within_its_deadline(servers):
     primary, secondary = servers
     primary.script(hang())

@@ -21,8 +21,10 @@ class ChatModel(Protocol):
         self, messages: Sequence[records.ChatMessage], *, model: str | None = None,
         temperature: float | None = None, json_mode: bool = False,
         validate: Callable[[str], object] | None = None, hedge: bool = True,
+        json_schema: dict[str, Any] | None = None,
     ) -> records.Completion:
-        """`validate` raises (BadLLMOutput) on an unusable answer; an invalid answer never wins a hedge."""
+        """`json_schema` constrains the output where the provider supports it; `validate` raises BadLLMOutput
+        on an unusable answer, so an invalid answer never wins a hedge."""
         ...
 
     def stream(
@@ -66,10 +68,12 @@ class OpenAIChat:
 
     @counted("llm.chat")
     async def complete(
-        self, messages, *, model=None, temperature=None, json_mode=False, validate=None, hedge=True
+        self, messages, *, model=None, temperature=None, json_mode=False, validate=None, hedge=True, json_schema=None
     ) -> records.Completion:
         request = self._request(messages, model, temperature)
-        if json_mode:
+        if json_schema is not None:
+            request["response_format"] = {"type": "json_schema", "json_schema": json_schema}
+        elif json_mode:
             request["response_format"] = {"type": "json_object"}
         try:
             response = await self.client.chat.completions.create(**request)

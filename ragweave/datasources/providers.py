@@ -108,12 +108,13 @@ class ProviderChain:
         return result
 
     async def complete(
-        self, messages, *, model=None, temperature=None, json_mode=False, validate=None, hedge=True
+        self, messages, *, model=None, temperature=None, json_mode=False, validate=None, hedge=True, json_schema=None
     ) -> records.Completion:
         def starter(provider: Provider, concrete: str) -> Callable[[], Awaitable[records.Completion]]:
             async def call() -> records.Completion:
                 return await provider.chat.complete(
-                    messages, model=concrete, temperature=temperature, json_mode=json_mode, validate=validate
+                    messages, model=concrete, temperature=temperature, json_mode=json_mode, validate=validate,
+                    json_schema=json_schema,
                 )
 
             return lambda: self._attempt(provider, call)

@@ -147,7 +147,8 @@ class LLMExtractor:
             answer = ""
             try:
                 completion = await self.chat.complete(
-                    messages, model=self.model, json_mode=True, temperature=0, validate=require_json
+                    messages, model=self.model, json_mode=True, temperature=0, validate=require_json,
+                    json_schema={"name": "knowledge_graph", "schema": GRAPH_SCHEMA, "strict": True},
                 )
                 answer = completion.content
                 graph = parse_graph(answer)
