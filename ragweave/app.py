@@ -28,6 +28,10 @@ from ragweave.errors import Unauthenticated
 from ragweave.graphiql.page import graphiql_html
 from ragweave.jobs import JobBoard
 from ragweave.limits import BodySizeLimit
+from ragweave.observability import operation_extensions
+from ragweave.observability.metrics import Metrics, metrics_endpoint
+from ragweave.observability.tracing import configure_tracing
+from ragweave.persisted import PersistedQueries, PersistedQueriesMixin
 from ragweave.ratelimit import RateLimiter
 from ragweave.schema import build_schema
 from ragweave.schema.extensions import coded
@@ -37,10 +41,12 @@ log = logging.getLogger("ragweave")
 OpenDatasources = Callable[[Settings], AbstractAsyncContextManager[Datasources]]
 
 
-class GraphQLView(GraphQL[Context, None]):
-    def __init__(self, settings: Settings, **kwargs: object) -> None:
-        super().__init__(build_schema(settings), **kwargs)
+class GraphQLView(PersistedQueriesMixin, GraphQL[Context, None]):
+    def __init__(self, settings: Settings, metrics: Metrics | None = None, **kwargs: object) -> None:
+        super().__init__(build_schema(settings, operation_extensions(metrics, log_debug=settings.log_debug)), **kwargs)
         self.settings = settings
+        outcome = metrics.observe_persisted if metrics is not None else None
+        self.persisted_queries = PersistedQueries.from_settings(settings, on_outcome=outcome)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = build_context(request.state.datasources, self.settings, request.state.jobs, request=request)
@@ -106,6 +112,8 @@ def create_app(
     on_ready: Callable[[Datasources], object] | None = None,
 ) -> Starlette:
     settings = settings or Settings.from_env()
+    configure_tracing()
+    metrics = Metrics(token=settings.metrics_token)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
@@ -121,7 +129,7 @@ def create_app(
                    "limiter": limiter}
 
     view = GraphQLView(
-        settings, graphql_ide="graphiql" if settings.graphql_ide else None, keep_alive=True,
+        settings, metrics, graphql_ide="graphiql" if settings.graphql_ide else None, keep_alive=True,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL),
     )
     routes = [
@@ -129,9 +137,12 @@ def create_app(
         WebSocketRoute("/graphql", view),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
     ]
     if settings.graphql_ide:
         routes.append(Mount("/graphiql/static", StaticFiles(packages=[("ragweave.graphiql", "static")])))
-    return Starlette(
+    app = Starlette(
         routes=routes, lifespan=lifespan, middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
     )
+    app.state.metrics = metrics
+    return app

@@ -29,8 +29,11 @@ def serve(args: argparse.Namespace) -> int:
 
     from ragweave.app import create_app
     from ragweave.demo.loader import load_demo
+    from ragweave.observability.logging import configure_logging
 
     settings = _settings(args)
+    if settings.log_json:
+        configure_logging(json=True)
 
     async def on_ready(ds) -> None:
         if settings.load_demo:
@@ -42,7 +45,9 @@ def serve(args: argparse.Namespace) -> int:
 
     app = create_app(settings, on_ready=on_ready)
     print(f"ragweave serving http://{settings.host}:{settings.port}/graphql (data dir {settings.data_dir})", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    # with JSON logs uvicorn keeps its hands off logging: its records reach the JSON handler on the root logger
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
+                **({"log_config": None} if settings.log_json else {}))
     return 0
 
 

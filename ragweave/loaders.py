@@ -17,6 +17,7 @@ from ragweave import records
 from ragweave.datasources.graph import Mention
 from ragweave.datasources.lifecycle import Datasources
 from ragweave.datasources.vectors import ChunkFilter, VectorQuery
+from ragweave.observability.metrics import observe_batch
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -43,20 +44,30 @@ async def _by_group(
     return [found[k] for k in keys]
 
 
+def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader:
+    """A DataLoader whose batch sizes go to the `ragweave_dataloader_batch_size{loader=name}` histogram."""
+
+    async def load(keys: list[Any]) -> list[Any]:
+        observe_batch(name, len(keys))
+        return await batch(keys)
+
+    return DataLoader(load)
+
+
 class Loaders:
     def __init__(self, ds: Datasources, tenant: str) -> None:
         self.ds = ds
         self.tenant = tenant
-        self.embedding = DataLoader(self._embed)
-        self.search = DataLoader(self._search)
-        self.chunk = DataLoader(self._chunks)
-        self.document = DataLoader(self._documents)
-        self.document_chunks = DataLoader(self._document_chunks)
-        self.chunk_entities = DataLoader(self._chunk_entities)
-        self.entity = DataLoader(self._entities)
-        self.neighbors = DataLoader(self._neighbors)
-        self.relations = DataLoader(self._relations)
-        self.mentions = DataLoader(self._mentions)
+        self.embedding = _observed("embedding", self._embed)
+        self.search = _observed("search", self._search)
+        self.chunk = _observed("chunk", self._chunks)
+        self.document = _observed("document", self._documents)
+        self.document_chunks = _observed("document_chunks", self._document_chunks)
+        self.chunk_entities = _observed("chunk_entities", self._chunk_entities)
+        self.entity = _observed("entity", self._entities)
+        self.neighbors = _observed("neighbors", self._neighbors)
+        self.relations = _observed("relations", self._relations)
+        self.mentions = _observed("mentions", self._mentions)
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
         return await self.ds.embedder.embed_many(texts)

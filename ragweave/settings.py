@@ -96,6 +96,12 @@ class Settings:
     chunk_size: int = 800
     chunk_overlap: int = 120
     load_demo: bool = False
+    # operations: metrics, logs, persisted queries (tracing reads the standard OTEL_* variables itself)
+    metrics_token: str | None = None
+    log_json: bool = False
+    log_debug: bool = False
+    trusted_documents: Path | None = None
+    apq_cache_size: int = 10_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -145,6 +151,12 @@ class Settings:
             chunk_size=reader.int("RAGWEAVE_CHUNK_SIZE", 800, 100, 20_000),
             chunk_overlap=reader.int("RAGWEAVE_CHUNK_OVERLAP", 120, 0, 10_000),
             load_demo=reader.bool("RAGWEAVE_LOAD_DEMO", False),
+            metrics_token=reader.optional("RAGWEAVE_METRICS_TOKEN"),
+            log_json=reader.bool("RAGWEAVE_LOG_JSON", False),
+            log_debug=reader.bool("RAGWEAVE_LOG_DEBUG", False),
+            trusted_documents=Path(reader.optional("RAGWEAVE_TRUSTED_DOCUMENTS"))
+            if reader.optional("RAGWEAVE_TRUSTED_DOCUMENTS") else None,
+            apq_cache_size=reader.int("RAGWEAVE_APQ_CACHE_SIZE", 10_000, 0, 10_000_000),
         )
         if settings.chunk_overlap >= settings.chunk_size:
             raise SettingsError("RAGWEAVE_CHUNK_OVERLAP must be smaller than RAGWEAVE_CHUNK_SIZE")

@@ -16,6 +16,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
+from ragweave.observability.tracing import backend_span
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -35,7 +37,8 @@ current_call_log: ContextVar[CallLog | None] = ContextVar("current_call_log", de
 
 
 def counted(name: str) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
-    """Count each call of an async datasource method as one `name` call (e.g. "graph.neighbors")."""
+    """Count each call of an async datasource method as one `name` call (e.g. "graph.neighbors"), in a tracing
+    span of that name when tracing is on."""
 
     def decorate(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
         @functools.wraps(method)
@@ -43,7 +46,8 @@ def counted(name: str) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awai
             log = current_call_log.get()
             started = time.perf_counter()
             try:
-                return await method(*args, **kwargs)
+                with backend_span(name):
+                    return await method(*args, **kwargs)
             finally:
                 if log is not None:
                     log.record(name, (time.perf_counter() - started) * 1000)

@@ -11,6 +11,7 @@ import openai
 from ragweave import records
 from ragweave.datasources.calls import counted, record_call
 from ragweave.errors import AppError, BackendTimeout, BackendUnavailable
+from ragweave.observability import record_llm_usage
 
 
 class ChatModel(Protocol):
@@ -81,11 +82,14 @@ class OpenAIChat:
             raise translate(exc) from exc
         choice = response.choices[0]
         content = choice.message.content or ""
+        usage = _usage(response.usage)
+        if usage is not None:  # spent even if the answer is then refused
+            record_llm_usage(self.provider, response.model, usage.prompt_tokens, usage.completion_tokens)
         if validate is not None:
             validate(content)
         return records.Completion(
             content=content, model=response.model, provider=self.provider,
-            finish_reason=choice.finish_reason or "stop", usage=_usage(response.usage),
+            finish_reason=choice.finish_reason or "stop", usage=usage,
         )
 
     async def stream(self, messages, *, model=None, temperature=None) -> AsyncIterator[str | records.Completion]:
@@ -106,4 +110,6 @@ class OpenAIChat:
                             yield choice.delta.content
         except openai.APIError as exc:
             raise translate(exc) from exc
+        if usage is not None:
+            record_llm_usage(self.provider, model_used, usage.prompt_tokens, usage.completion_tokens)
         yield records.Completion("", model_used, self.provider, finish, usage)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import strawberry
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
 
@@ -18,12 +20,14 @@ from ragweave.schema.subscription import Subscription
 from ragweave.settings import Settings
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings, observability: Sequence[Callable[[], object]] = ()) -> strawberry.Schema:
+    """`observability` (ragweave.observability.operation_extensions) goes first: it wraps the other extensions."""
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=[
+            *observability,
             ErrorCodes,
             Authentication,
             CostLimits,

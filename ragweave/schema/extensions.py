@@ -58,9 +58,11 @@ class ErrorCodes(SchemaExtension):
 
 
 class Authentication(SchemaExtension):
-    """Refuses the whole operation when the request's credentials were missing or wrong."""
+    """Refuses the whole operation when the request's credentials were missing or wrong. It raises when parsing
+    starts, not from `on_operation`: an `on_operation` hook that raises on entry leaves the operation hooks
+    entered before it (metrics, logs, traces) without their exit (Strawberry's OperationContextManager)."""
 
-    def on_operation(self) -> Iterator[None]:
+    def on_parse(self) -> Iterator[None]:
         error = getattr(self.execution_context.context, "auth_error", None)
         if error is not None:
             raise error
