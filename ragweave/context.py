@@ -36,8 +36,9 @@ class Context:
 
     def become(self, tenant: str, role: str, rate_key: str) -> None:
         """Switch to an authenticated caller (WebSocket connection_init); loaders are rebuilt for the tenant."""
+        if tenant != self.tenant:
+            self.loaders = Loaders(self.datasources, tenant)
         self.tenant, self.role, self.auth_error, self.rate_key = tenant, role, None, rate_key
-        self.loaders = Loaders(self.datasources, tenant)
 
     def require(self, role: str) -> None:
         if ROLES.index(self.role) < ROLES.index(role):

@@ -68,3 +68,15 @@ async def test_a_graph_stage_over_its_deadline_is_cancelled_and_reported(datasou
     assert response.data["retrieve"]["degraded"] == ["GRAPH_TIMEOUT"]
     assert len(response.data["retrieve"]["hits"]) == 3
     assert response.codes() == ["GRAPH_TIMEOUT"]
+
+
+async def test_repeated_operations_hit_the_validation_cache(datasources, tenant):
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    cache = _get_validate_cache(256)
+    await execute(datasources, "{ version whoami { tenant } }", tenant=tenant)
+    before = cache.cache_info()
+    for _ in range(3):
+        await execute(datasources, "{ version whoami { tenant } }", tenant=tenant)
+    after = cache.cache_info()
+    assert after.hits - before.hits == 3 and after.misses == before.misses

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import strawberry
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 
 from ragweave.schema.extensions import (
     Authentication,
@@ -21,7 +28,14 @@ from ragweave.settings import Settings
 
 
 def build_schema(settings: Settings, observability: Sequence[Callable[[], object]] = ()) -> strawberry.Schema:
-    """`observability` (ragweave.observability.operation_extensions) goes first: it wraps the other extensions."""
+    """`observability` (ragweave.observability.operation_extensions) goes first: it wraps the other extensions.
+
+    The depth and alias rules are built once: each QueryDepthLimiter/MaxAliasesLimiter construction makes a new
+    rule class, and ValidationCache keys on the rules, so building them per request validated every request."""
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -32,8 +46,7 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
             Authentication,
             CostLimits,
             ReportingDebugExtensions if settings.debug_extensions else DebugExtensions,
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+            lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
