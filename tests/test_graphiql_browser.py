@@ -134,6 +134,17 @@ def run_active_tab(page) -> None:
     page.click(".graphiql-execute-button")
 
 
+def switch_to(page, name: str) -> None:
+    """Open a tab and wait until its editor holds its operation: GraphiQL updates the operation name it sends a
+    moment after the tab switch, and clicking run before that sent the previous tab's name (seen under load)."""
+    page.locator(".graphiql-tab", has_text=name).click()
+    page.wait_for_selector(f".graphiql-tab-active:has-text('{name}')")
+    deadline = time.monotonic() + 10
+    while name not in editor_value(page, ".graphiql-query-editor") and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    page.wait_for_timeout(300)
+
+
 def test_graphiql_runs_a_query_and_a_subscription_offline(
     tmp_path: Path, embedder: LocalEmbedder, falkordb_server: EmbeddedFalkorDB
 ):
@@ -192,15 +203,13 @@ def test_graphiql_runs_a_query_and_a_subscription_offline(
             assert data["health"] == {"ok": True} and data["version"]
 
             # the entity neighbourhood tab, as shipped
-            page.locator(".graphiql-tab", has_text="EntityNeighbourhood").click()
-            page.wait_for_selector(".graphiql-tab-active:has-text('EntityNeighbourhood')")
+            switch_to(page, "EntityNeighbourhood")
             run_active_tab(page)
             entity = wait_for_response(page, '"entity"', '"neighbors"')["data"]["entity"]
             assert entity["name"] == "Priya Nandan" and entity["neighbors"] and entity["mentions"]
 
             # the subscription tab: graphql-transport-ws, and without an LLM a ChatFailed event
-            page.locator(".graphiql-tab", has_text="ChatStream").click()
-            page.wait_for_selector(".graphiql-tab-active:has-text('ChatStream')")
+            switch_to(page, "ChatStream")
             page.wait_for_function("document.querySelector('.graphiql-query-editor .CodeMirror')"
                                    ".CodeMirror.getValue().includes('subscription ChatStream')")
             run_active_tab(page)
@@ -210,8 +219,7 @@ def test_graphiql_runs_a_query_and_a_subscription_offline(
             assert sockets == [f"{server_url.replace('http://', 'ws://')}/graphql"]
 
             # retrieval with citations, shown next to the explorer plugin for the screenshot
-            page.locator(".graphiql-tab", has_text="RetrieveWithCitations").click()
-            page.wait_for_selector(".graphiql-tab-active:has-text('RetrieveWithCitations')")
+            switch_to(page, "RetrieveWithCitations")
             run_active_tab(page)
             retrieval = wait_for_response(page, '"retrieve"', '"citations"')["data"]["retrieve"]
             assert retrieval["hits"] and retrieval["degraded"] == []
