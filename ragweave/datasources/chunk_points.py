@@ -7,7 +7,7 @@ so re-ingesting replaces points instead of duplicating them, and an id is never 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -118,8 +118,31 @@ def aligned(items: dict[str, Any], keys: Iterable[str]) -> list[Any]:
     return [items.get(k) for k in keys]
 
 
-
 def chunks_in_order(found: Iterable[Any], point_ids: list[str | None], tenant: str) -> list[records.Chunk | None]:
     """Align retrieved points (objects with .id and .payload) with the requested point ids."""
     by_point = {str(r.id): chunk_from_payload(r.payload) for r in found if r.payload["tenant"] == tenant}
     return [by_point.get(pid) if pid else None for pid in point_ids]
+
+
+Payloads = Callable[[str, Any, int], Awaitable[list[dict[str, Any]] | None]]
+"""An adapter's scroll: (collection, filter, limit) -> payloads, or None when the collection does not exist."""
+
+
+async def documents_by_ids(
+    payloads: Payloads, models: SimpleNamespace, tenant: str, collection: str, ids: Sequence[str]
+) -> list[records.Document | None]:
+    """Documents live in their chunks' payloads: one scroll over the first chunk of each."""
+    found = (
+        await payloads(collection, build_filter(models, tenant, document_ids=ids, index_below=1), len(ids))
+        if ids
+        else None
+    )
+    return aligned({p["document_id"]: document_from_payload(p) for p in found or ()}, ids)
+
+
+async def chunks_of_documents(
+    payloads: Payloads, models: SimpleNamespace, tenant: str, collection: str, document_ids: Sequence[str], first: int
+) -> list[list[records.Chunk]]:
+    flt = build_filter(models, tenant, document_ids=document_ids, index_below=first)
+    found = await payloads(collection, flt, len(document_ids) * first) if document_ids else None
+    return first_chunks_by_document(found or (), list(document_ids), first)

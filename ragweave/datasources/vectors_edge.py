@@ -118,27 +118,21 @@ class EdgeVectorStore:
 
         return await self._run(scroll_all)
 
+    async def _payloads(self, collection: str, flt: Any, limit: int) -> list[dict[str, Any]] | None:
+        shard = await self._shard(collection, create=False)
+        return None if shard is None else await self._scroll(shard, flt, limit)
+
     @counted("vectors.documents_by_ids")
     async def documents_by_ids(
         self, tenant: str, collection: str, ids: Sequence[str]
     ) -> list[records.Document | None]:
-        shard = await self._shard(collection, create=False)
-        if shard is None or not ids:
-            return [None for _ in ids]
-        flt = cp.build_filter(MODELS, tenant, document_ids=ids, index_below=1)
-        payloads = await self._scroll(shard, flt, len(ids))
-        return cp.aligned({p["document_id"]: cp.document_from_payload(p) for p in payloads}, ids)
+        return await cp.documents_by_ids(self._payloads, MODELS, tenant, collection, ids)
 
     @counted("vectors.chunks_of_documents")
     async def chunks_of_documents(
         self, tenant: str, collection: str, document_ids: Sequence[str], first: int
     ) -> list[list[records.Chunk]]:
-        shard = await self._shard(collection, create=False)
-        if shard is None or not document_ids:
-            return [[] for _ in document_ids]
-        flt = cp.build_filter(MODELS, tenant, document_ids=document_ids, index_below=first)
-        payloads = await self._scroll(shard, flt, len(document_ids) * first)
-        return cp.first_chunks_by_document(payloads, list(document_ids), first)
+        return await cp.chunks_of_documents(self._payloads, MODELS, tenant, collection, document_ids, first)
 
     @counted("vectors.upsert")
     async def upsert(self, tenant: str, collection: str, points: Sequence[ChunkPoint]) -> None:

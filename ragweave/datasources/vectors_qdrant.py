@@ -100,25 +100,20 @@ class QdrantVectorStore:
                 break
         return payloads
 
+    async def _payloads(self, collection: str, flt: Any, limit: int) -> list[dict[str, Any]] | None:
+        return await self._scroll(collection, flt, limit) if await self._exists(collection) else None
+
     @counted("vectors.documents_by_ids")
     async def documents_by_ids(
         self, tenant: str, collection: str, ids: Sequence[str]
     ) -> list[records.Document | None]:
-        if not ids or not await self._exists(collection):
-            return [None for _ in ids]
-        flt = cp.build_filter(MODELS, tenant, document_ids=ids, index_below=1)
-        payloads = await self._scroll(collection, flt, len(ids))
-        return cp.aligned({p["document_id"]: cp.document_from_payload(p) for p in payloads}, ids)
+        return await cp.documents_by_ids(self._payloads, MODELS, tenant, collection, ids)
 
     @counted("vectors.chunks_of_documents")
     async def chunks_of_documents(
         self, tenant: str, collection: str, document_ids: Sequence[str], first: int
     ) -> list[list[records.Chunk]]:
-        if not document_ids or not await self._exists(collection):
-            return [[] for _ in document_ids]
-        flt = cp.build_filter(MODELS, tenant, document_ids=document_ids, index_below=first)
-        payloads = await self._scroll(collection, flt, len(document_ids) * first)
-        return cp.first_chunks_by_document(payloads, list(document_ids), first)
+        return await cp.chunks_of_documents(self._payloads, MODELS, tenant, collection, document_ids, first)
 
     @counted("vectors.upsert")
     async def upsert(self, tenant: str, collection: str, points: Sequence[ChunkPoint]) -> None:
