@@ -1,0 +1,203 @@
+"""Bounded HTTP load generator (its own process): fixed request count, fixed concurrency, optional open-loop rate.
+
+    python -m perf.load --url URL --body JSON --requests N --concurrency C [--rate R] [--server-pid PID]
+    python -m perf.load --plan runs.json     (several runs in order, one process: a JSON list out)
+
+Prints one JSON object: ops/s, latency percentiles, errors, the server's CPU time per request (utime+stime of
+the server process and all its descendants, from /proc, measured around the timed phase only), this client's
+own CPU per request (and an upstream server's, given its pid), and how busy the whole machine was meanwhile:
+`other_busy_cores` is CPU used by processes that are not part of the measurement. Latency in open-loop mode
+counts from the scheduled send time, so queueing in the client is not hidden. Stops at --max-seconds whatever the count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import httpx
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of `pid` and of each of its live descendants (nothing for no pid)."""
+    if not pid:
+        return {}
+    stats, children = {}, {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[11]) + int(fields[12])) / TICK
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = {}, [pid]
+    while todo:
+        current = todo.pop()
+        found[current] = stats.get(current, 0.0)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    return sum(tree_cpu(pid).values())
+
+
+def machine_busy_s() -> float:
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / TICK
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] if ordered else float("nan")
+
+
+class Phase:
+    """One timed phase. Each concurrency slot has a client of its own holding one keep-alive connection: one
+    shared httpx pool with 64 connections costs the client ~10x more CPU per request on this machine."""
+
+    def __init__(self, clients: list[httpx.AsyncClient], args: argparse.Namespace, deadline: float) -> None:
+        self.clients, self.url, self.body, self.deadline = clients, args.url, args.body.encode(), deadline
+        self.headers = {"content-type": "application/json", **dict(h.split(": ", 1) for h in args.header)}
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.first_error: str | None = None
+
+    async def one(self, client: httpx.AsyncClient, started: float) -> None:
+        try:
+            response = await client.post(self.url, content=self.body, headers=self.headers)
+            failed = response.status_code != 200 or b'"errors"' in response.content
+            detail = f"HTTP {response.status_code}: {response.text[:300]}"
+        except httpx.HTTPError as exc:
+            failed, detail = True, f"{type(exc).__name__}: {exc}"
+        self.latencies.append(time.perf_counter() - started)
+        if failed:
+            self.errors += 1
+            self.first_error = self.first_error or detail
+
+    async def closed(self, count: int, concurrency: int) -> None:
+        issued = 0
+
+        async def worker(client: httpx.AsyncClient) -> None:
+            nonlocal issued
+            while issued < count and time.monotonic() < self.deadline:
+                issued += 1
+                await self.one(client, time.perf_counter())
+
+        await asyncio.gather(*(worker(c) for c in self.clients[:concurrency]))
+
+    async def open(self, count: int, rate: float) -> None:
+        free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        for client in self.clients:
+            free.put_nowait(client)
+        tasks, start = [], time.perf_counter()
+
+        async def send(scheduled: float) -> None:
+            client = await free.get()
+            try:
+                await self.one(client, scheduled)
+            finally:
+                free.put_nowait(client)
+
+        for i in range(count):
+            scheduled = start + i / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            if time.monotonic() > self.deadline:
+                break
+            tasks.append(asyncio.create_task(send(scheduled)))
+        await asyncio.gather(*tasks)
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    deadline = time.monotonic() + args.max_seconds
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(httpx.AsyncClient(limits=limits, timeout=args.timeout))
+                   for _ in range(args.concurrency)]
+        client = clients[0]  # the stats requests share the first slot's connection (with 1 client: its worker)
+        await Phase(clients, args, deadline).closed(args.warmup, args.concurrency)
+        stats_before = (await client.get(args.stats_url)).json() if args.stats_url else None
+        phase = Phase(clients, args, deadline)
+        up0, per0 = tree_cpu_s(args.upstream_pid), tree_cpu(args.server_pid)
+        busy0, own0, t0 = machine_busy_s(), time.process_time(), time.perf_counter()
+        if args.rate:
+            await phase.open(args.requests, args.rate)
+        else:
+            await phase.closed(args.requests, args.concurrency)
+        elapsed = time.perf_counter() - t0
+        per = {p: v - per0.get(p, 0.0) for p, v in tree_cpu(args.server_pid).items()}
+        server_cpu, busy, own = sum(per.values()), machine_busy_s() - busy0, time.process_time() - own0
+        upstream = tree_cpu_s(args.upstream_pid) - up0
+        stats_after = (await client.get(args.stats_url)).json() if args.stats_url else None
+    done, ms = len(phase.latencies), [v * 1000 for v in phase.latencies]
+    result: dict[str, object] = {
+        "requests": done, "errors": phase.errors, "first_error": phase.first_error, "elapsed_s": round(elapsed, 3),
+        "truncated": done < args.requests, "concurrency": args.concurrency, "rate": args.rate,
+        "ops_per_s": round(done / elapsed, 1) if elapsed else None,
+        "p50_ms": round(percentile(ms, 0.50), 3), "p95_ms": round(percentile(ms, 0.95), 3),
+        "p99_ms": round(percentile(ms, 0.99), 3), "mean_ms": round(statistics.fmean(ms), 3) if ms else None,
+        "server_cpu_ms_per_op": round(server_cpu * 1000 / done, 3) if done and args.server_pid else None,
+        "client_cpu_ms_per_op": round(own * 1000 / done, 3) if done else None,
+        "machine_busy_cores": round(busy / elapsed, 2) if elapsed else None,
+        "other_busy_cores": round((busy - server_cpu - own - upstream) / elapsed, 2) if elapsed else None,
+    }
+    if len(per) > 1 and server_cpu > 0:  # uvicorn workers: how the work was shared between processes
+        result["server_cpu_shares"] = sorted((round(v / server_cpu, 2) for v in per.values() if v > 0), reverse=True)
+    if args.upstream_pid and done:
+        result["upstream_cpu_ms_per_op"] = round(upstream * 1000 / done, 3)
+    if stats_before and stats_after:
+        calls = {k: v - stats_before["calls"].get(k, 0) for k, v in stats_after["calls"].items()}
+        slept = {k: v - stats_before["slept"][k] for k, v in stats_after["slept"].items()}
+        result["backend"] = {"calls": {k: v for k, v in calls.items() if v}, "slept_s": slept}
+    return result
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--plan", help="a JSON file: a list of runs (objects of the options below), run in order")
+    parser.add_argument("--url")
+    parser.add_argument("--body", help="the JSON request body")
+    parser.add_argument("--requests", type=int)
+    parser.add_argument("--concurrency", type=int, default=1)
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop: requests per second (0: closed loop)")
+    parser.add_argument("--header", action="append", default=[], help="'Name: value', repeatable")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--server-pid", type=int, default=0)
+    parser.add_argument("--upstream-pid", type=int, default=0, help="also count this process's CPU (e.g. the LLM)")
+    parser.add_argument("--stats-url", help="GET before/after the timed phase (perf/serve_fakes /perf/calls)")
+    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--max-seconds", type=float, default=120.0, help="per run")
+    return parser
+
+
+async def run_all(runs: list[argparse.Namespace]) -> list[dict[str, object]]:
+    return [await run(args) for args in runs]
+
+
+def main() -> None:
+    args = parser().parse_args()
+    if args.plan:
+        runs = [argparse.Namespace(**{**vars(args), **entry}) for entry in json.loads(Path(args.plan).read_text())]
+    elif args.url and args.body and args.requests:
+        runs = [args]
+    else:
+        raise SystemExit("give --plan, or --url, --body and --requests")
+    try:
+        from uvloop import run as run_loop
+    except ImportError:
+        run_loop = asyncio.run
+    results = run_loop(run_all(runs))
+    print(json.dumps(results if args.plan else results[0]))
+
+
+if __name__ == "__main__":
+    main()
