@@ -17,6 +17,7 @@ from pathlib import Path
 from perf import procs
 
 _LINE = re.compile(r":\d+\)$")
+WRAPPERS = ("BodySizeLimit.__call__ (", "PersistedQueriesMixin.execute_")  # ragweave frames around whole requests
 _FRAME = re.compile(r"^\S.* \(.+\)$")  # "function (file:line)"; drops the process/command-line pseudo-frames
 
 
@@ -73,9 +74,11 @@ def summarise(path: Path, top: int = 10) -> dict:
         for frame in set(frames):
             inclusive[frame] += n
 
-    def share(counter: Counter, keep=lambda f, v: True) -> list[list]:
-        return [[f, round(100 * v / total, 1)] for f, v in counter.most_common() if keep(f, v)][:top]
+    def share(counter: Counter, keep=lambda f, v: True, limit: int = top) -> list[list]:
+        return [[f, round(100 * v / total, 1)] for f, v in counter.most_common() if keep(f, v)][:limit]
 
     middle = lambda f, v: 0.04 * total < v < 0.9 * total  # noqa: E731 - drop the near-100% entry frames
+    own = lambda f, v: "(ragweave/" in f and v < 0.9 * total and not f.startswith(WRAPPERS)  # noqa: E731
     return {"samples": total, "self_by_package_pct": share(self_pkg), "top_self_pct": share(self_fn),
-            "top_inclusive_pct": share(inclusive, middle)} if total else {"samples": 0}
+            "top_inclusive_pct": share(inclusive, middle), "ragweave_inclusive_pct": share(inclusive, own, 8),
+            } if total else {"samples": 0}

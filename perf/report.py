@@ -38,6 +38,9 @@ def _profile(p: dict) -> list[str]:
     lines = [f"Profile (py-spy over one more load run of scenario ({p.get('of_scenario')}), "
              f"{p['samples']} on-CPU samples of the server processes). Self time by package: {pkgs}.",
              "", "| top self time | % | top inclusive time | % |", "|---|---|---|---|"]
+    if p.get("ragweave_inclusive_pct"):
+        own = ", ".join(f"`{f.split(' (')[0]}` {pct}%" for f, pct in p["ragweave_inclusive_pct"])
+        lines[0] += f" ragweave's own functions, inclusive: {own}."
     for i in range(max(len(p["top_self_pct"]), len(p["top_inclusive_pct"]))):
         s = p["top_self_pct"][i] if i < len(p["top_self_pct"]) else ["", ""]
         n = p["top_inclusive_pct"][i] if i < len(p["top_inclusive_pct"]) else ["", ""]

@@ -26,20 +26,16 @@ async def perf_calls(request: Request) -> JSONResponse:
 
 
 def _unbatched_loaders():
-    """ragweave's Loaders with batching and caching off; swapped in where build_context looks the class up."""
+    """Every DataLoader that ragweave.loaders builds dispatches each load at once, uncached (no batching). Swaps
+    the name `DataLoader` in that module, so it holds however `Loaders` builds its loaders (eagerly or lazily)."""
     from aiodataloader import DataLoader
 
-    import ragweave.context
-    from ragweave.loaders import Loaders
+    import ragweave.loaders
 
-    class UnbatchedLoaders(Loaders):
-        def __init__(self, ds, tenant: str) -> None:
-            super().__init__(ds, tenant)
-            for name, loader in list(vars(self).items()):
-                if isinstance(loader, DataLoader):
-                    setattr(self, name, DataLoader(loader.batch_load_fn, batch=False, cache=False))
+    def unbatched(batch_load_fn, **options):
+        return DataLoader(batch_load_fn, **{**options, "batch": False, "cache": False})
 
-    ragweave.context.Loaders = UnbatchedLoaders  # type: ignore[misc]
+    ragweave.loaders.DataLoader = unbatched  # type: ignore[misc]
 
 
 def build_app() -> Starlette:
