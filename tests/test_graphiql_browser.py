@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -35,6 +34,7 @@ from ragweave.demo.loader import CORPUS, load_demo_graph, read_folder
 from ragweave.resolvers.extraction import RuleExtractor
 from ragweave.resolvers.ingest import Ingestor
 from ragweave.settings import Settings
+from tests.servers.neo4j_server import free_port
 
 ROOT = Path(__file__).parent.parent
 SCREENSHOT = ROOT / "docs" / "graphiql.png"
@@ -56,12 +56,6 @@ def chromium_path() -> str:
     except ImportError:
         pytest.fail(f"the GraphiQL browser test needs the playwright package: {INSTALL_HINT}", pytrace=False)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def app_for(tmp_path: Path, embedder: LocalEmbedder, graph_port: int, **settings: object):
