@@ -71,7 +71,10 @@ class Settings:
     falkordb_url: str | None = None
     graph_name: str = "ragweave"
     graph_timeout_s: float = 5.0
-    graph_stage_budget_s: float = 3.0
+    # deadlines: one per request (queries, chat, extractGraph); stages take shares of the time left
+    request_deadline_s: float = 30.0
+    graph_stage_share: float = 0.5
+    grounding_share: float = 0.5
     # language models: OPENAI_BASE_URL selects an OpenAI-compatible endpoint; otherwise offline MiniLM
     openai_base_url: str | None = None
     openai_api_key: str | None = None
@@ -128,7 +131,9 @@ class Settings:
             falkordb_url=reader.optional("RAGWEAVE_FALKORDB_URL"),
             graph_name=reader.str("RAGWEAVE_GRAPH_NAME", "ragweave"),
             graph_timeout_s=reader.float("RAGWEAVE_GRAPH_TIMEOUT_S", 5.0),
-            graph_stage_budget_s=reader.float("RAGWEAVE_GRAPH_STAGE_BUDGET_S", 3.0),
+            request_deadline_s=reader.float("RAGWEAVE_REQUEST_DEADLINE_S", 30.0),
+            graph_stage_share=reader.share("RAGWEAVE_GRAPH_STAGE_SHARE", 0.5),
+            grounding_share=reader.share("RAGWEAVE_GROUNDING_SHARE", 0.5),
             openai_base_url=reader.optional("OPENAI_BASE_URL"),
             openai_api_key=reader.optional("OPENAI_API_KEY"),
             chat_model=reader.str("RAGWEAVE_CHAT_MODEL", "gpt-4o-mini"),
@@ -207,6 +212,12 @@ class _Reader:
             raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
         if not low <= value <= high:
             raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+        return value
+
+    def share(self, name: str, default: float) -> float:
+        value = self.float(name, default)
+        if value > 1:
+            raise SettingsError(f"{name} is a share of the time left: more than 0 and at most 1, got {value}")
         return value
 
     def float(self, name: str, default: float) -> float:

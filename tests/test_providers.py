@@ -11,7 +11,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from ragweave import records
+from ragweave import deadline, records
 from ragweave.datasources.chat import OpenAIChat
 from ragweave.datasources.embeddings import ChainEmbedder, OpenAIEmbedder
 from ragweave.datasources.providers import CircuitBreaker, Provider, ProviderChain
@@ -73,6 +73,17 @@ async def test_a_hanging_provider_times_out_within_its_deadline(servers):
     primary.script(hang())
     chain = ProviderChain([provider(primary, "p1", timeout=0.5), provider(secondary, "p2")], hedge_delay_s=None)
     assert (await chain.complete(HELLO, hedge=False)).provider == "p2"
+
+
+async def test_the_requests_deadline_running_out_does_not_open_the_providers_breaker(servers):
+    primary, _ = servers
+    p1 = provider(primary, "p1", timeout=10.0)
+    chain = ProviderChain([p1], hedge_delay_s=None)
+    for _ in range(p1.breaker.threshold + 1):
+        primary.script(hang())
+        with deadline.request_deadline(0.2), pytest.raises(deadline.DeadlineExceeded):
+            await chain.complete(HELLO, hedge=False)
+    assert p1.breaker.failures == 0 and p1.breaker.allows()
 
 
 async def test_hedging_answers_at_the_speed_of_the_fastest_and_closes_the_loser(servers):

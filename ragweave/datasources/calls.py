@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
+from ragweave.deadline import bounded
 from ragweave.observability.tracing import backend_span
 
 P = ParamSpec("P")
@@ -38,7 +39,9 @@ current_call_log: ContextVar[CallLog | None] = ContextVar("current_call_log", de
 
 def counted(name: str) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
     """Count each call of an async datasource method as one `name` call (e.g. "graph.neighbors"), in a tracing
-    span of that name when tracing is on."""
+    span of that name when tracing is on, under the request's deadline (`ragweave.deadline`)."""
+
+    backend = name.partition(".")[0]
 
     def decorate(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
         @functools.wraps(method)
@@ -47,7 +50,7 @@ def counted(name: str) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awai
             started = time.perf_counter()
             try:
                 with backend_span(name):
-                    return await method(*args, **kwargs)
+                    return await bounded(backend, method(*args, **kwargs))
             finally:
                 if log is not None:
                     log.record(name, (time.perf_counter() - started) * 1000)

@@ -19,6 +19,7 @@ from redis import exceptions as redis_errors
 
 from ragweave.datasources import cypher
 from ragweave.datasources.graph import Rows
+from ragweave.deadline import capped
 from ragweave.errors import BackendTimeout, BackendUnavailable, BadUserInput
 
 
@@ -35,8 +36,10 @@ class FalkorRunner:
 
     async def _query(self, query: str, params: dict[str, Any], *, read_only: bool = False, timeout_ms: int = 0):
         run = self.graph.ro_query if read_only else self.graph.query
+        # the server stops the query when the request's deadline runs out
+        timeout_ms = int(capped((timeout_ms or self.timeout_ms) / 1000) * 1000) or 1
         try:
-            return await run(query, params, timeout=timeout_ms or self.timeout_ms)
+            return await run(query, params, timeout=timeout_ms)
         except redis_errors.TimeoutError as exc:
             raise BackendTimeout("graph", "FalkorDB did not answer in time") from exc
         except (redis_errors.ConnectionError, OSError) as exc:

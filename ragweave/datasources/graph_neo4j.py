@@ -17,6 +17,7 @@ from neo4j.graph import Node, Path, Relationship
 
 from ragweave.datasources import cypher
 from ragweave.datasources.graph import Rows
+from ragweave.deadline import capped
 from ragweave.errors import AppError, BackendTimeout, BackendUnavailable, BadUserInput
 
 _UNAVAILABLE = (neo4j_errors.ServiceUnavailable, neo4j_errors.SessionExpired, neo4j_errors.TransientError, OSError)
@@ -45,7 +46,7 @@ class Neo4jRunner:
     async def read(self, query: LiteralString, params: dict[str, Any]) -> Rows:
         try:
             records, _, _ = await self.driver.execute_query(
-                neo4j.Query(query, timeout=self.timeout_s), params,
+                neo4j.Query(query, timeout=capped(self.timeout_s)), params,
                 routing_=RoutingControl.READ, database_=self.database,
             )
         except (neo4j_errors.Neo4jError, neo4j_errors.DriverError, OSError) as exc:
@@ -65,7 +66,7 @@ class Neo4jRunner:
     async def user_read(self, query: str, params: dict[str, Any], row_cap: int, timeout_s: float) -> list[Any]:
         try:
             async with self.driver.session(database=self.database, default_access_mode=neo4j.READ_ACCESS) as session:
-                tx = await session.begin_transaction(timeout=timeout_s)
+                tx = await session.begin_transaction(timeout=capped(timeout_s))
                 try:
                     return await self._checked_read(tx, query, params, row_cap)
                 finally:

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from ragweave import records
 from ragweave.datasources.chat import ALIASES, OpenAIChat
+from ragweave.deadline import DeadlineExceeded
 from ragweave.errors import AppError, BackendUnavailable
 
 T = TypeVar("T")
@@ -99,7 +100,7 @@ class ProviderChain:
         async with provider.limit:
             try:
                 result = await call()
-            except asyncio.CancelledError:
+            except (asyncio.CancelledError, DeadlineExceeded):  # the request gave up: not the provider's fault
                 raise
             except AppError:
                 provider.breaker.failed()
@@ -134,6 +135,8 @@ class ProviderChain:
                         yield part
                     provider.breaker.succeeded()
                     return
+                except DeadlineExceeded:
+                    raise
                 except AppError as exc:
                     provider.breaker.failed()
                     if started:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from ragweave import records
+from ragweave import deadline, records
 from ragweave.context import Context, Info
 from ragweave.datasources.chat import ChatModel
 from ragweave.errors import AppError, BackendError, BadUserInput, NotConfigured
@@ -44,9 +44,10 @@ async def _ground(
         return []
     query = chat_input.retrieve.query or prompting.last_user_message(messages) or ""
     key = search_key(ctx, query, chat_input.retrieve.top_k, None, None)
-    retrieval = await run_retrieval(
-        ctx, loaders, key, chat_input.retrieve.max_hops, use_graph=True, use_reranker=False
-    )
+    with deadline.stage(ctx.settings.grounding_share):
+        retrieval = await run_retrieval(
+            ctx, loaders, key, chat_input.retrieve.max_hops, use_graph=True, use_reranker=False
+        )
     return retrieval.hits
 
 
@@ -77,7 +78,8 @@ async def chat_stream(info: Info, chat_input: ChatInput) -> AsyncGenerator[ChatE
     try:
         model = chat_model(ctx)
         messages = messages_of(chat_input)
-        hits = await _ground(ctx, ctx.fresh_loaders(), chat_input, messages)
+        with deadline.request_deadline(ctx.settings.request_deadline_s):
+            hits = await _ground(ctx, ctx.fresh_loaders(), chat_input, messages)
     except AppError as exc:
         yield _failed(exc)
         return

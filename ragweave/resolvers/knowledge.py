@@ -10,6 +10,7 @@ import strawberry
 
 from ragweave import records
 from ragweave.context import Info
+from ragweave.deadline import request_deadline
 from ragweave.errors import BadUserInput
 from ragweave.resolvers import extraction, graph_input
 from ragweave.resolvers.ingest import ChunkDone, Ingestor, Report, SourceDocument
@@ -64,7 +65,9 @@ async def ingest(
         ctx.datasources, ctx.tenant, collection_of(ctx, collection), extractor,
         ctx.settings.chunk_size, ctx.settings.chunk_overlap, extract_graph, progress,
     )
-    result = _result(job_id, await ingestor.run(sources), extractor.name)
+    with request_deadline(None):  # bounded by its input limits and per-call timeouts, and resumable
+        report = await ingestor.run(sources)
+    result = _result(job_id, report, extractor.name)
     ctx.jobs.publish(job_id, types.IngestFinished(result=result), final=True)
     return result
 
@@ -108,7 +111,8 @@ async def upsert_graph(info: Info, graph: types.GraphInput) -> types.UpsertResul
         if unknown:
             raise BadUserInput(f"unknown chunk ids in mentions: {unknown[:5]}", argument="mentions")
     mentions = [(n.id, collection, m) for n in nodes for m in n.mentions]
-    await ctx.datasources.graph.upsert(ctx.tenant, nodes, edges, mentions)
+    with request_deadline(None):  # a write is not cut halfway by the request's deadline
+        await ctx.datasources.graph.upsert(ctx.tenant, nodes, edges, mentions)
     return types.UpsertResult(nodes=len(nodes), edges=len(edges))
 
 
@@ -116,7 +120,8 @@ async def delete_document(info: Info, document_id: str) -> types.DeleteResult:
     ctx = info.context
     ctx.require("writer")
     collection = ctx.settings.default_collection
-    points = await ctx.datasources.vectors.delete_document(ctx.tenant, collection, document_id)
-    chunk_nodes, entities = await ctx.datasources.graph.delete_document(ctx.tenant, collection, document_id)
+    with request_deadline(None):
+        points = await ctx.datasources.vectors.delete_document(ctx.tenant, collection, document_id)
+        chunk_nodes, entities = await ctx.datasources.graph.delete_document(ctx.tenant, collection, document_id)
     return types.DeleteResult(document_id=strawberry.ID(document_id), chunks=max(points, chunk_nodes),
                               entities_removed=entities)

@@ -5,7 +5,8 @@
    to `maxHops` and the chunks mentioning every reached entity are gathered (`ranking.graph_scores`).
 3. Vector and graph rankings are fused with RRF (`ranking.rrf`); asking for `scores { rerank }` reranks.
 Graph work happens only when the selection asks for `subgraph`, `citations { via }` or `scores { graph }`.
-A graph failure leaves the vector hits standing and is reported in `degraded` and on `subgraph`.
+A graph failure, or the graph stage overrunning its share of the request's deadline, leaves the vector hits
+standing and is reported in `degraded` and on `subgraph`; a reranker failure leaves the fused order standing.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from ragweave import records
+from ragweave import deadline, records
 from ragweave.context import Context, Info
 from ragweave.datasources.calls import timed
-from ragweave.errors import BackendError, BackendTimeout, check_range
+from ragweave.errors import BackendError, check_range
 from ragweave.loaders import Loaders, SearchKey
 from ragweave.resolvers import ranking
 from ragweave.resolvers.search import search_key
@@ -64,20 +65,20 @@ async def run_retrieval(
     graph: GraphOutcome | None = None
     if use_graph:
         vector_hits, name_seeds = await asyncio.gather(loaders.search.load(key), _name_seeds(ctx, key.text))
-        with timed("retrieve.graph"):
-            try:
-                async with asyncio.timeout(ctx.settings.graph_stage_budget_s):
-                    graph = await _expand(loaders, key, vector_hits, name_seeds, max_hops)
-            except TimeoutError:
-                graph = GraphOutcome(error=BackendTimeout("graph", "graph expansion overran its share of the deadline"))
+        with timed("retrieve.graph"), deadline.stage(ctx.settings.graph_stage_share):
+            graph = await _expand(loaders, key, vector_hits, name_seeds, max_hops)
     else:
         vector_hits = await loaders.search.load(key)
+    degraded = [graph.error.code] if graph and graph.error else []
     hits = await _fuse(loaders, key, vector_hits, graph)
     if use_reranker:
-        hits = await _rerank(ctx, key.text, hits)
+        try:
+            hits = await _rerank(ctx, key.text, hits)
+        except BackendError as exc:  # the fused order stands; `rerank` scores stay null
+            degraded.append(exc.code)
     return Retrieval(
         hits=hits,
-        degraded=[graph.error.code] if graph and graph.error else [],
+        degraded=degraded,
         query_time_ms=round((time.perf_counter() - started) * 1000),
         build_subgraph=lambda: _subgraph(loaders, key.collection, graph),
     )

@@ -20,6 +20,7 @@ from ragweave.schema.extensions import (
     DebugExtensions,
     ErrorCodes,
     ReportingDebugExtensions,
+    RequestDeadline,
 )
 from ragweave.schema.mutation import Mutation
 from ragweave.schema.query import Query
@@ -45,6 +46,7 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
             ErrorCodes,
             Authentication,
             CostLimits,
+            RequestDeadline,
             ReportingDebugExtensions if settings.debug_extensions else DebugExtensions,
             lambda: AddValidationRules(limit_rules),
             lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from ragweave.datasources.calls import CallLog, current_call_log
+from ragweave.deadline import request_deadline
 from ragweave.errors import AppError
 from ragweave.resolvers.cost import operation_cost
 
@@ -91,6 +93,19 @@ class CostLimits(SchemaExtension):
 
     def get_results(self) -> dict[str, object]:
         return {} if self._cost is None else {"cost": {"estimated": self._cost}}
+
+
+class RequestDeadline(SchemaExtension):
+    """Starts the request's deadline (`ragweave.deadline`) for queries and mutations. A subscription outlives
+    any request deadline; `chatStream` bounds its own grounding stage."""
+
+    def on_execute(self) -> Iterator[None]:
+        ec = self.execution_context
+        if ec.operation_type is OperationType.SUBSCRIPTION:
+            yield
+            return
+        with request_deadline(ec.context.settings.request_deadline_s):
+            yield
 
 
 class DebugExtensions(SchemaExtension):

@@ -20,6 +20,8 @@ class RerankTestServer:
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.fail_with: int | None = None
+        self.hang = False  # never answer; `disconnects` records when the client gave up
+        self.disconnects: list[float] = []
         self.port = free_port()
         app = Starlette(routes=[Route("/rerank", self._rerank, methods=["POST"])])
         self._server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
@@ -32,6 +34,11 @@ class RerankTestServer:
     async def _rerank(self, request: Request) -> JSONResponse:
         body = await request.json()
         self.requests.append(body)
+        if self.hang:
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            self.disconnects.append(time.monotonic())
+            return JSONResponse({}, status_code=499)
         if self.fail_with:
             return JSONResponse({"error": "scripted failure"}, status_code=self.fail_with)
         scores = [1 / (1 + math.exp(-s)) if s else 0.0 for s in bm25_scores(body["query"], body["texts"])]
