@@ -32,7 +32,7 @@ from ragweave.observability import operation_extensions
 from ragweave.observability.metrics import Metrics, metrics_endpoint
 from ragweave.observability.tracing import configure_tracing
 from ragweave.persisted import PersistedQueries, PersistedQueriesMixin
-from ragweave.ratelimit import RateLimiter
+from ragweave.ratelimit import limiter_for
 from ragweave.schema import build_schema
 from ragweave.schema.extensions import coded
 from ragweave.settings import Settings
@@ -124,9 +124,13 @@ def create_app(
             if settings.dev_mode:
                 log.warning("DEV MODE: anonymous requests from loopback act as tenant %r with role admin",
                             settings.tenant)
-            limiter = RateLimiter(settings.rate_per_s, settings.rate_burst) if settings.rate_per_s else None
-            yield {"datasources": datasources, "jobs": JobBoard(), "keys": auth.KeyStore(settings.keys_path),
-                   "limiter": limiter}
+            limiter = limiter_for(settings.redis_url, settings.rate_per_s, settings.rate_burst)
+            try:
+                yield {"datasources": datasources, "jobs": JobBoard(), "keys": auth.KeyStore(settings.keys_path),
+                       "limiter": limiter}
+            finally:
+                if limiter is not None:
+                    await limiter.aclose()
 
     view = GraphQLView(
         settings, metrics, graphql_ide="graphiql" if settings.graphql_ide else None, keep_alive=True,

@@ -13,7 +13,7 @@ from ragweave.datasources.lifecycle import Datasources
 from ragweave.errors import AppError, Forbidden
 from ragweave.jobs import JobBoard
 from ragweave.loaders import Loaders
-from ragweave.ratelimit import RateLimiter
+from ragweave.ratelimit import Limiter
 from ragweave.settings import Settings
 
 ROLES = ("reader", "writer", "admin")
@@ -31,7 +31,7 @@ class Context:
     call_log: CallLog = field(default_factory=CallLog)
     connection_params: dict[str, object] | None = None
     auth_error: AppError | None = None
-    limiter: RateLimiter | None = None
+    limiter: Limiter | None = None
     rate_key: str = "local"
 
     def become(self, tenant: str, role: str, rate_key: str) -> None:

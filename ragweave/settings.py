@@ -95,6 +95,7 @@ class Settings:
     max_cost: int = 20_000
     rate_per_s: float = 20_000.0
     rate_burst: float = 100_000.0
+    redis_url: str | None = None
     graph_query_row_cap: int = 1000
     chunk_size: int = 800
     chunk_overlap: int = 120
@@ -153,6 +154,7 @@ class Settings:
             max_cost=reader.int("RAGWEAVE_MAX_COST", 20_000, 1, 10**9),
             rate_per_s=reader.int("RAGWEAVE_RATE_PER_S", 20_000, 0, 10**9),
             rate_burst=reader.int("RAGWEAVE_RATE_BURST", 100_000, 1, 10**9),
+            redis_url=reader.optional("RAGWEAVE_REDIS_URL"),
             chunk_size=reader.int("RAGWEAVE_CHUNK_SIZE", 800, 100, 20_000),
             chunk_overlap=reader.int("RAGWEAVE_CHUNK_OVERLAP", 120, 0, 10_000),
             load_demo=reader.bool("RAGWEAVE_LOAD_DEMO", False),

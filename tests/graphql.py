@@ -11,7 +11,7 @@ import strawberry
 from ragweave.context import build_context
 from ragweave.datasources.lifecycle import Datasources
 from ragweave.jobs import JobBoard
-from ragweave.ratelimit import RateLimiter
+from ragweave.ratelimit import Limiter
 from ragweave.schema import build_schema
 from ragweave.settings import Settings
 
@@ -45,7 +45,7 @@ class Response:
 async def execute(
     ds: Datasources, query: str, variables: dict[str, Any] | None = None, *, tenant: str, role: str = "admin",
     jobs: JobBoard | None = None, operation: str | None = None, settings: Settings = SETTINGS,
-    limiter: RateLimiter | None = None,
+    limiter: Limiter | None = None,
 ) -> Response:
     context = build_context(ds, settings, jobs or JobBoard(), tenant=tenant, role=role)
     context.limiter = limiter

@@ -69,3 +69,9 @@ async def test_repeated_operations_hit_the_validation_cache(datasources, tenant)
         await execute(datasources, "{ version whoami { tenant } }", tenant=tenant)
     after = cache.cache_info()
     assert after.hits - before.hits == 3 and after.misses == before.misses
+
+
+async def test_an_operation_costing_more_than_the_burst_needs_and_drains_a_full_bucket():
+    limiter = RateLimiter(per_second=1, burst=10)
+    assert await limiter.take("caller", 50) == 0.0
+    assert 0.9 < await limiter.take("caller", 1) <= 1.0

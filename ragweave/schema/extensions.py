@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
@@ -77,7 +77,7 @@ class CostLimits(SchemaExtension):
 
     _cost: int | None = None
 
-    def on_execute(self) -> Iterator[None]:
+    async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
         context = ec.context
         budget = context.settings.max_cost
@@ -86,7 +86,7 @@ class CostLimits(SchemaExtension):
             raise AppError(f"the operation costs {cost}, over the budget of {budget}: ask for fewer items",
                            code="COST_LIMIT", cost=cost, budget=budget)
         if context.limiter is not None:
-            wait = context.limiter.take(context.rate_key, cost)
+            wait = await context.limiter.take(context.rate_key, cost)
             if wait:
                 raise AppError("rate limit exceeded", code="RATE_LIMITED", retryAfter=round(wait, 3), cost=cost)
         yield
