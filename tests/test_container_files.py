@@ -13,12 +13,13 @@ import yaml
 ROOT = Path(__file__).parent.parent
 
 
-def test_compose_wires_ragweave_to_qdrant_and_neo4j_with_named_volumes():
+def test_compose_wires_ragweave_to_qdrant_neo4j_and_redis_with_named_volumes():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"ragweave", "qdrant", "neo4j"}
+    assert set(services) == {"ragweave", "qdrant", "neo4j", "redis"}
     env = services["ragweave"]["environment"]
     assert env["QDRANT_URL"] == "http://qdrant:6333" and env["NEO4J_URI"] == "bolt://neo4j:7687"
+    assert env["RAGWEAVE_REDIS_URL"] == "redis://redis:6379/0"
     assert services["qdrant"]["image"].startswith("qdrant/qdrant:") and services["neo4j"]["image"].startswith("neo4j:5")
     named = set(compose["volumes"])
     for service in services.values():
