@@ -91,6 +91,7 @@ class Settings:
     # limits
     max_query_depth: int = 12
     max_aliases: int = 30
+    max_root_fields: int = 10
     max_tokens: int = 4000
     max_cost: int = 20_000
     rate_per_s: float = 20_000.0
@@ -150,6 +151,7 @@ class Settings:
             reranker_timeout_s=reader.float("RAGWEAVE_RERANKER_TIMEOUT_S", 10.0),
             max_query_depth=reader.int("RAGWEAVE_MAX_DEPTH", 12, 1, 100),
             max_aliases=reader.int("RAGWEAVE_MAX_ALIASES", 30, 1, 1000),
+            max_root_fields=reader.int("RAGWEAVE_MAX_ROOT_FIELDS", 10, 1, 1000),
             max_tokens=reader.int("RAGWEAVE_MAX_TOKENS", 4000, 10, 1_000_000),
             max_cost=reader.int("RAGWEAVE_MAX_COST", 20_000, 1, 10**9),
             rate_per_s=reader.int("RAGWEAVE_RATE_PER_S", 20_000, 0, 10**9),

@@ -55,8 +55,17 @@ async def test_rate_limits_are_weighted_by_cost(datasources, tenant):
 async def test_depth_and_alias_limits(datasources, tenant):
     deep = "{ entity(id: \"x\") { " + "neighbors { " * 12 + "id" + " }" * 12 + " } }"
     assert (await execute(datasources, deep, tenant=tenant)).codes() == ["GRAPHQL_VALIDATION_FAILED"]
-    aliases = "{ " + " ".join(f"a{i}: version" for i in range(40)) + " }"
+    aliases = "{ whoami { " + " ".join(f"a{i}: tenant" for i in range(40)) + " } }"
     assert (await execute(datasources, aliases, tenant=tenant)).codes() == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+async def test_root_field_count_limit_counts_fragments_spread_at_the_root(datasources, tenant):
+    ten = "{ " + " ".join(f"v{i}: version" for i in range(10)) + " }"
+    assert (await execute(datasources, ten, tenant=tenant)).ok()
+    fields = " ".join(f"v{i}: version" for i in range(10))
+    spread = f"query {{ ...More version }} fragment More on Query {{ {fields} }}"
+    refused = await execute(datasources, spread, tenant=tenant)
+    assert refused.codes() == ["GRAPHQL_VALIDATION_FAILED"] and "11 root fields" in refused.errors[0]["message"]
 
 
 async def test_repeated_operations_hit_the_validation_cache(datasources, tenant):

@@ -24,6 +24,7 @@ from ragweave.schema.extensions import (
 )
 from ragweave.schema.mutation import Mutation
 from ragweave.schema.query import Query
+from ragweave.schema.root_fields import root_field_limit
 from ragweave.schema.subscription import Subscription
 from ragweave.settings import Settings
 
@@ -36,6 +37,7 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
     limit_rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        root_field_limit(settings.max_root_fields),
     ]
     return strawberry.Schema(
         query=Query,
