@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 
-import openai
 import pytest
 
 from ragweave.context import build_context
-from ragweave.datasources.chat import OpenAIChat
+from ragweave.datasources.chat import OpenAIChat, openai_client
 from ragweave.datasources.lifecycle import Datasources
 from ragweave.jobs import JobBoard
 from tests.corpus import seed_corpus
@@ -40,9 +39,10 @@ def llm_server() -> Iterator[OpenAITestServer]:
 
 
 @pytest.fixture
-def chat_ds(datasources: Datasources, llm_server: OpenAITestServer) -> Iterator[Datasources]:
-    client = openai.AsyncOpenAI(base_url=llm_server.base_url, api_key="test", max_retries=0, timeout=3.0)
+async def chat_ds(datasources: Datasources, llm_server: OpenAITestServer) -> AsyncIterator[Datasources]:
+    client = openai_client(llm_server.base_url, "test", timeout=3.0, max_retries=0)
     yield replace(datasources, chat=OpenAIChat(client, "gpt-4o-mini", provider="test-server"))
+    await client.close()
 
 
 def ask(text: str, **extra: object) -> dict[str, object]:
@@ -88,6 +88,15 @@ async def test_upstream_errors_are_coded(chat_ds: Datasources, llm_server: OpenA
     assert (await execute(chat_ds, CHAT, ask("x"), tenant=tenant)).codes() == ["LLM_UNAVAILABLE"]
     llm_server.script(hang())
     assert (await execute(chat_ds, CHAT, ask("x"), tenant=tenant)).codes() == ["LLM_TIMEOUT"]
+
+
+async def test_an_answer_that_is_not_a_chat_completion_is_llm_unavailable(
+    chat_ds: Datasources, llm_server: OpenAITestServer, tenant: str
+):
+    llm_server.script(status(200, body={"object": "chat.completion", "choices": []}))
+    assert (await execute(chat_ds, CHAT, ask("x"), tenant=tenant)).codes() == ["LLM_UNAVAILABLE"]
+    llm_server.script(status(200, body="not json"))
+    assert (await execute(chat_ds, CHAT, ask("x"), tenant=tenant)).codes() == ["LLM_UNAVAILABLE"]
 
 
 async def test_chat_without_an_llm_is_llm_not_configured(datasources: Datasources, tenant: str):

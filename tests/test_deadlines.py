@@ -8,11 +8,10 @@ import time
 from dataclasses import replace
 
 import httpx
-import openai
 import pytest
 
 from ragweave import deadline
-from ragweave.datasources.chat import OpenAIChat
+from ragweave.datasources.chat import OpenAIChat, openai_client
 from ragweave.datasources.lifecycle import Datasources
 from ragweave.datasources.reranker import HttpReranker
 from tests.corpus import seed_corpus
@@ -48,7 +47,7 @@ async def test_chat_with_a_hanging_llm_ends_at_the_request_deadline_and_closes_t
     datasources: Datasources, tenant: str
 ):
     with OpenAITestServer() as llm:
-        client = openai.AsyncOpenAI(base_url=llm.base_url, api_key="test", max_retries=0, timeout=20.0)
+        client = openai_client(llm.base_url, "test", timeout=20.0, max_retries=0)
         ds = replace(datasources, chat=OpenAIChat(client, "gpt-4o-mini", provider="test-server"))
         llm.script(hang())
         started = time.monotonic()

@@ -5,10 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-import openai
-
 from ragweave.context import build_context
-from ragweave.datasources.chat import OpenAIChat
+from ragweave.datasources.chat import OpenAIChat, openai_client
 from ragweave.jobs import JobBoard
 from tests.graphql import SETTINGS, execute, schema
 from tests.servers.openai_server import OpenAITestServer
@@ -40,7 +38,7 @@ async def test_entity_page_and_index(datasources, demo):  # noqa: F811
 
 async def test_streaming_chat(datasources, demo):  # noqa: F811
     with OpenAITestServer() as llm:
-        client = openai.AsyncOpenAI(base_url=llm.base_url, api_key="t", max_retries=0, timeout=5)
+        client = openai_client(llm.base_url, "t", timeout=5, max_retries=0)
         ds = replace(datasources, chat=OpenAIChat(client, "gpt-4o-mini", "test-server"))
         context = build_context(ds, SETTINGS, JobBoard(), tenant=demo)
         stream = await schema().subscribe(DOCS, variable_values={"question": "What is the Atlas Engine?"},

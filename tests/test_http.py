@@ -8,12 +8,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import openai
 import pytest
 from starlette.testclient import TestClient
 
 from ragweave.app import create_app
-from ragweave.datasources.chat import OpenAIChat
+from ragweave.datasources.chat import OpenAIChat, openai_client
 from ragweave.datasources.embeddings import LocalEmbedder
 from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.datasources.graph import GraphStore
@@ -31,7 +30,7 @@ def app_for(tmp_path: Path, embedder: LocalEmbedder, graph_port: int, llm_url: s
 
     @asynccontextmanager
     async def open_ds(_: Settings) -> AsyncIterator[Datasources]:
-        client = openai.AsyncOpenAI(base_url=llm_url, api_key="t", max_retries=0, timeout=10) if llm_url else None
+        client = openai_client(llm_url, "t", timeout=10, max_retries=0) if llm_url else None
         vectors = EdgeVectorStore(tmp_path / "vectors", embedder.dim)
         graph = GraphStore(FalkorRunner("127.0.0.1", graph_port, f"http_{tmp_path.name}", timeout_s=2.0))
         await graph.runner.ensure_schema()

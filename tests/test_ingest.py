@@ -6,10 +6,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 
-import openai
 import pytest
 
-from ragweave.datasources.chat import OpenAIChat
+from ragweave.datasources.chat import OpenAIChat, openai_client
 from ragweave.datasources.lifecycle import Datasources
 from ragweave.jobs import JobBoard
 from ragweave.resolvers.extraction import ExtractOptions, LLMExtractor, RuleExtractor
@@ -119,7 +118,7 @@ def llm() -> Iterator[OpenAITestServer]:
 
 
 def llm_extractor(server: OpenAITestServer) -> LLMExtractor:
-    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="t", max_retries=0, timeout=5.0)
+    client = openai_client(server.base_url, "t", timeout=5.0, max_retries=0)
     return LLMExtractor(OpenAIChat(client, "gpt-4o-mini", provider="test-server"))
 
 

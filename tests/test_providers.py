@@ -8,11 +8,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import openai
 import pytest
 
 from ragweave import deadline, records
-from ragweave.datasources.chat import OpenAIChat
+from ragweave.datasources.chat import OpenAIChat, openai_client
 from ragweave.datasources.embeddings import ChainEmbedder, OpenAIEmbedder
 from ragweave.datasources.providers import CircuitBreaker, Provider, ProviderChain
 from ragweave.errors import BackendTimeout, BackendUnavailable, BadLLMOutput
@@ -30,7 +29,7 @@ def servers() -> Iterator[tuple[OpenAITestServer, OpenAITestServer]]:
 
 
 def provider(server: OpenAITestServer, name: str, *, retries: int = 0, timeout: float = 3.0, limit: int = 16):
-    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="t", max_retries=retries, timeout=timeout)
+    client = openai_client(server.base_url, "t", timeout=timeout, max_retries=retries)
     models = {"chat": "gpt-4o-mini", "extract": "gpt-4o-mini", "embed": "text-embedding-3-small"}
     return Provider(name, OpenAIChat(client, "gpt-4o-mini", name), models, asyncio.Semaphore(limit))
 
@@ -149,7 +148,7 @@ async def test_embeddings_fall_back_and_keep_order(servers):
     primary.script(status(500))
     pairs = []
     for server in (primary, secondary):
-        client = openai.AsyncOpenAI(base_url=server.base_url, api_key="t", max_retries=0)
+        client = openai_client(server.base_url, "t", timeout=600, max_retries=0)
         pairs.append((CircuitBreaker(), OpenAIEmbedder(client, "text-embedding-3-small", 384, batch_size=2)))
     vectors = await ChainEmbedder(pairs, 384).embed_many(["a b", "c", "d e f", "a b"])
     assert len(vectors) == 4 and vectors[0] == vectors[3] and vectors[0] != vectors[1]

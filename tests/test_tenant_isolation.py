@@ -7,10 +7,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import openai
-
 from ragweave.context import build_context
-from ragweave.datasources.chat import OpenAIChat
+from ragweave.datasources.chat import OpenAIChat, openai_client
 from ragweave.jobs import JobBoard
 from ragweave.resolvers.extraction import RuleExtractor
 from ragweave.resolvers.ingest import Ingestor, SourceDocument
@@ -59,7 +57,7 @@ async def test_chat_stream_sources_stay_in_the_tenant(datasources, tenant):
     await ingest(datasources, a, "a")
     await ingest(datasources, b, "b")
     with OpenAITestServer() as llm:
-        client = openai.AsyncOpenAI(base_url=llm.base_url, api_key="t", max_retries=0, timeout=5)
+        client = openai_client(llm.base_url, "t", timeout=5, max_retries=0)
         ds = replace(datasources, chat=OpenAIChat(client, "gpt-4o-mini", "test-server"))
         stream = await schema().subscribe(
             """subscription { chatStream(input: {messages: [{role: "user", content: "Who works where?"}],

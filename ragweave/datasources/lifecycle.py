@@ -10,11 +10,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import httpx
-import openai
 from qdrant_client import AsyncQdrantClient
 
 from ragweave import records
-from ragweave.datasources.chat import ChatModel, OpenAIChat
+from ragweave.datasources.chat import ChatModel, OpenAIChat, openai_client
 from ragweave.datasources.embeddings import ChainEmbedder, Embedder, LocalEmbedder, OpenAIEmbedder
 from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.datasources.graph import GraphStore
@@ -77,9 +76,8 @@ async def _open_llm(settings: Settings, stack: AsyncExitStack) -> tuple[Embedder
         return await LocalEmbedder.load(), None, "offline"
     providers, embedders = [], []
     for config in configs:
-        client = openai.AsyncOpenAI(
-            base_url=config.base_url, api_key=config.api_key,
-            timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries,
+        client = openai_client(
+            config.base_url, config.api_key, timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries
         )
         stack.push_async_callback(client.close)
         provider = Provider(
