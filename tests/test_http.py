@@ -78,6 +78,7 @@ async def test_readyz_names_the_graph_when_its_process_is_killed(tmp_path: Path,
             ready = test_client.get("/readyz")
             assert ready.status_code == 503
             assert ready.json()["failing"] == ["graph"]
+            assert str(server.port) not in ready.text and "127.0.0.1" not in ready.text
             response = test_client.post("/graphql", json={"query": "{ entities { edges { cursor } } }"})
             assert response.json()["errors"][0]["extensions"]["code"] == "GRAPH_UNAVAILABLE"
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -24,7 +25,10 @@ from ragweave.datasources.reranker import HttpReranker, LexicalReranker, Reranke
 from ragweave.datasources.vectors import VectorStore
 from ragweave.datasources.vectors_edge import EdgeVectorStore
 from ragweave.datasources.vectors_qdrant import QdrantVectorStore
+from ragweave.errors import AppError
 from ragweave.settings import Settings
+
+log = logging.getLogger("ragweave")
 
 
 @dataclass(slots=True)
@@ -51,8 +55,11 @@ async def _probe(name: str, ping: Callable[[], Awaitable[None]]) -> records.Back
     started = time.perf_counter()
     try:
         await ping()
-    except Exception as exc:  # health reports every failure instead of raising
-        return records.BackendHealth(name, False, None, f"{type(exc).__name__}: {exc}")
+    except AppError as exc:  # our own messages name the backend, never its address
+        return records.BackendHealth(name, False, None, f"{exc.code}: {exc}")
+    except Exception as exc:  # health reports every failure instead of raising; details only in the log
+        log.warning("health probe of %s failed", name, exc_info=exc)
+        return records.BackendHealth(name, False, None, f"{type(exc).__name__} (details in the server log)")
     return records.BackendHealth(name, True, (time.perf_counter() - started) * 1000, None)
 
 

@@ -6,6 +6,7 @@ qdrant-edge is synchronous; every call runs in a worker thread so the event loop
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +26,7 @@ MODELS = SimpleNamespace(
     Filter=qe.Filter, FieldCondition=qe.FieldCondition, MatchValue=qe.MatchValue, MatchAny=qe.MatchAny,
     Range=qe.RangeFloat,
 )
+log = logging.getLogger("ragweave")
 _INDEX_TYPES = {"keyword": qe.PayloadSchemaType.Keyword, "integer": qe.PayloadSchemaType.Integer}
 _SCROLL_PAGE = 1000
 
@@ -66,8 +68,9 @@ class EdgeVectorStore:
             return await asyncio.to_thread(fn, *args)
         except AppError:
             raise
-        except Exception as exc:  # the engine raises plain exceptions; name the backend, keep the message
-            raise BackendUnavailable("vectors", f"qdrant-edge failed: {exc}") from exc
+        except Exception as exc:  # the engine raises plain exceptions, whose text can name paths: log it only
+            log.warning("qdrant-edge call failed", exc_info=exc)
+            raise BackendUnavailable("vectors", f"the embedded vector store failed ({type(exc).__name__})") from exc
 
     @counted("vectors.query_many")
     async def query_many(
@@ -174,7 +177,7 @@ class EdgeVectorStore:
     async def ping(self) -> None:
         await self._run(self.root.mkdir, 0o755, True, True)
         if not self.root.is_dir():
-            raise BackendUnavailable("vectors", f"vector data dir {self.root} is not available")
+            raise BackendUnavailable("vectors", "the vector data directory is not available")
 
     async def close(self) -> None:
         shards, self._shards = list(self._shards.values()), {}
