@@ -14,6 +14,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from ragweave.schema.execution import Executor
 from ragweave.schema.extensions import (
     Authentication,
     CostLimits,
@@ -43,6 +44,7 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=Executor,
         extensions=[
             *observability,
             ErrorCodes,
