@@ -168,6 +168,10 @@ async def test_graph_query_parameters_are_values_never_syntax(datasources: Datas
         count = "MATCH (e:Entity {tenant: $t}) WHERE e.name = $v OR e.id = $v RETURN count(e) AS n"
         rows = answered_or_refused(await graph_query(datasources, tenant, count, {"t": tenant, "v": value}))
         assert rows is None or rows["graphQuery"] == [{"n": 0}], value[:40]
+    for number in (2**63, -(2**63) - 1, 2**70):  # FalkorDB would clamp it to another value, Neo4j's driver raise
+        assert (await graph_query(datasources, tenant, "RETURN $p AS p", {"p": [number]})).codes() == ["BAD_USER_INPUT"]
+    edge = {"p": [-(2**63), 2**63 - 1, 1e308, True, None, {"a": {"b": [[]]}}]}
+    assert (await graph_query(datasources, tenant, "RETURN $p AS p", edge)).ok()["graphQuery"] == [edge]
     count = "MATCH (e:Entity {tenant: $t}) WHERE e.name = $v RETURN count(e) AS n"
     rows = (await graph_query(datasources, tenant, count, {"t": tenant, "v": "Mara Quist"})).ok()["graphQuery"]
     assert rows == [{"n": 1}]
