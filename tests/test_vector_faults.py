@@ -9,8 +9,10 @@ needs no restart when the directory comes back.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -115,3 +117,27 @@ def test_edge_directory_deleted_refuses_writes_instead_of_losing_them(client: Te
     assert not (app_settings.data_dir / "vectors").exists() or not any((app_settings.data_dir / "vectors").iterdir())
     assert_vectors_fail(client, "VECTORS_UNAVAILABLE")  # stays unavailable: nothing silently recreated
 
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.filterwarnings("ignore:Failed to obtain server version")
+def test_qdrant_url_on_a_closed_port(app_settings: Settings):
+    settings = dataclasses.replace(app_settings, qdrant_url=f"http://127.0.0.1:{closed_port()}")
+    with TestClient(create_app(settings), client=LOOPBACK) as client:
+        assert_vectors_fail(client, "VECTORS_UNAVAILABLE")
+        refused = ingest(client, DOC)
+        assert [(f["documentId"], f["stage"]) for f in refused["failures"]] == [("memo.md", "store")]
+
+
+@pytest.mark.filterwarnings("ignore:Failed to obtain server version")
+def test_qdrant_url_that_accepts_and_never_answers_times_out(app_settings: Settings):
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        settings = dataclasses.replace(app_settings, qdrant_url=f"http://127.0.0.1:{silent.getsockname()[1]}")
+        with TestClient(create_app(settings), client=LOOPBACK) as client:
+            assert_vectors_fail(client, "VECTORS_TIMEOUT")
