@@ -3,6 +3,9 @@
 Dialect differences kept here: index DDL without names or IF NOT EXISTS, no multi-statement transactions
 (our write steps are idempotent MERGEs, so a retried ingest converges), read-only user queries through
 GRAPH.RO_QUERY, and error mapping from redis exceptions.
+The client sends parameters as a quoted `CYPHER k=v ...` text header that the server reads as a C string:
+a NUL character would cut the statement short, and a backtick cannot be escaped in a key, so both are refused
+as BAD_USER_INPUT before anything is sent.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class FalkorRunner:
 
     async def _query(self, query: str, params: dict[str, Any], *, read_only: bool = False, timeout_ms: int = 0):
         run = self.graph.ro_query if read_only else self.graph.query
+        check_params(params)
         # the server stops the query when the request's deadline runs out
         timeout_ms = int(capped((timeout_ms or self.timeout_ms) / 1000) * 1000) or 1
         try:
@@ -61,6 +65,9 @@ class FalkorRunner:
         return [(await self._query(query, params)).result_set for query, params in steps]
 
     async def user_read(self, query: str, params: dict[str, Any], row_cap: int, timeout_s: float) -> list[Any]:
+        if "\x00" in query:
+            raise BadUserInput("`cypher` must not contain NUL characters", argument="cypher")
+        check_params(params)
         try:
             plan = await self.graph.explain(query, params)
             if "load csv" in str(plan).lower():
@@ -90,6 +97,21 @@ class FalkorRunner:
 
     async def close(self) -> None:
         await self.pool.aclose()
+
+
+def check_params(value: Any) -> None:
+    """Refuse what the client's text header cannot carry intact: NUL anywhere, empty or backticked keys."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadUserInput("FalkorDB cannot take text containing NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str) or not key or "`" in key or "\x00" in key:
+                raise BadUserInput(f"parameter and map key {str(key)[:60]!r} must be non-empty, without ` or NUL")
+            check_params(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_params(item)
 
 
 def to_json(value: Any) -> Any:

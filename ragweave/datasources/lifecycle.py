@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -104,7 +105,7 @@ async def _open_vectors(settings: Settings, dim: int, stack: AsyncExitStack) -> 
         location = {":memory:": {"location": ":memory:"}}.get(settings.qdrant_url)
         client = AsyncQdrantClient(
             **(location or {"url": settings.qdrant_url, "api_key": settings.qdrant_api_key}),
-            timeout=int(settings.qdrant_timeout_s),
+            timeout=math.ceil(settings.qdrant_timeout_s),  # whole seconds; int() made 0.5 s a 0 s timeout
         )
         store: VectorStore = QdrantVectorStore(client, dim)
     else:

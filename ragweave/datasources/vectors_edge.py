@@ -1,6 +1,7 @@
 """Embedded default vector store: qdrant-edge (Qdrant's Rust engine in-process), one shard per collection.
 
 qdrant-edge is synchronous; every call runs in a worker thread so the event loop never blocks.
+`edge_shards.ShardRegistry` keeps the open shards and makes a vanished directory VECTORS_UNAVAILABLE.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import qdrant_edge as qe
 from ragweave import records
 from ragweave.datasources import chunk_points as cp
 from ragweave.datasources.calls import counted
+from ragweave.datasources.edge_shards import ShardRegistry
 from ragweave.datasources.vectors import ChunkPoint, VectorQuery, check_collection
 from ragweave.errors import AppError, BackendUnavailable, BadUserInput
 
@@ -37,21 +39,17 @@ class EdgeVectorStore:
     def __init__(self, root: Path, dim: int) -> None:
         self.root = root
         self.dim = dim
-        self._shards: dict[str, qe.EdgeShard] = {}
+        self._registry = ShardRegistry(root, self._open)
+        self._shards = self._registry.shards
         self._open_lock = asyncio.Lock()
 
     async def _shard(self, collection: str, *, create: bool) -> qe.EdgeShard | None:
         check_collection(collection)
         shard = self._shards.get(collection)
-        if shard is not None:
+        if shard is not None and self._registry.intact(collection):  # one stat of a local dir, on the loop
             return shard
         async with self._open_lock:
-            if collection not in self._shards:
-                path = self.root / collection
-                if not path.exists() and not create:
-                    return None
-                self._shards[collection] = await self._run(self._open, path)
-            return self._shards[collection]
+            return await self._run(self._registry.resolve, collection, create)
 
     def _open(self, path: Path) -> qe.EdgeShard:
         if path.exists() and any(path.iterdir()):
@@ -175,22 +173,18 @@ class EdgeVectorStore:
         return await self._run(lambda: shard.count(qe.CountRequest(exact=True, filter=flt)))
 
     async def ping(self) -> None:
+        for collection in self._registry.known():
+            await self._shard(collection, create=False)  # raises while an opened collection's directory is gone
         await self._run(self.root.mkdir, 0o755, True, True)
         if not self.root.is_dir():
             raise BackendUnavailable("vectors", "the vector data directory is not available")
 
     async def close(self) -> None:
-        shards, self._shards = list(self._shards.values()), {}
-        for shard in shards:
-            await asyncio.to_thread(_close_shard, shard)
+        async with self._open_lock:
+            for collection in self._registry.known():
+                await asyncio.to_thread(self._registry.close, collection)
 
     async def drop_collection(self, collection: str) -> None:
-        shard = self._shards.pop(check_collection(collection), None)
-        if shard is not None:
-            await asyncio.to_thread(_close_shard, shard)
+        async with self._open_lock:
+            await asyncio.to_thread(self._registry.close, check_collection(collection))
         await asyncio.to_thread(shutil.rmtree, self.root / collection, True)
-
-
-def _close_shard(shard: qe.EdgeShard) -> None:
-    shard.flush()
-    shard.close()

@@ -37,7 +37,11 @@ class QdrantVectorStore:
             return await awaitable
         except (httpx.TimeoutException, TimeoutError) as exc:
             raise BackendTimeout("vectors", "Qdrant did not answer in time") from exc
-        except (UnexpectedResponse, ResponseHandlingException, httpx.HTTPError, ConnectionError) as exc:
+        except ResponseHandlingException as exc:  # qdrant-client wraps the transport's errors, timeouts included
+            if isinstance(exc.source, httpx.TimeoutException | TimeoutError):
+                raise BackendTimeout("vectors", "Qdrant did not answer in time") from exc
+            raise BackendUnavailable("vectors", f"Qdrant request failed: {type(exc.source).__name__}") from exc
+        except (UnexpectedResponse, httpx.HTTPError, ConnectionError) as exc:
             raise BackendUnavailable("vectors", f"Qdrant request failed: {type(exc).__name__}") from exc
 
     async def _exists(self, collection: str) -> bool:

@@ -31,6 +31,8 @@ def _documents(documents: list[types.DocumentInput]) -> list[SourceDocument]:
         graph_input.text_field("id", str(doc.id), graph_input.MAX_ID_CHARS)
         if "#" in str(doc.id):
             raise BadUserInput("document ids must not contain '#'", argument="documents")
+        if "\x00" in f"{doc.id}{doc.title or ''}":  # one graph engine cannot store it: refuse before any write
+            raise BadUserInput("document ids and titles must not contain NUL characters", argument="documents")
         if len(doc.text) > MAX_DOCUMENT_CHARS:
             raise BadUserInput(f"a document is longer than {MAX_DOCUMENT_CHARS} characters", argument="documents")
         graph_input.properties(doc.metadata)

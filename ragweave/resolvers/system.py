@@ -76,6 +76,15 @@ async def graph_query(info: Info, cypher: str, params: Any) -> list[Any]:
         raise BadUserInput(f"`cypher` must be 1..{MAX_CYPHER_CHARS} characters", argument="cypher")
     if params is not None and not isinstance(params, dict):
         raise BadUserInput("`params` must be an object", argument="params")
+    _check_integers(params)
     return await info.context.datasources.graph.user_query(
         cypher, params or {}, info.context.settings.graph_query_row_cap, GRAPH_QUERY_TIMEOUT_S
     )
+
+
+def _check_integers(value: Any) -> None:
+    """Both engines store 64-bit integers: FalkorDB would silently clamp a larger one, the Neo4j driver raise."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        raise BadUserInput("integers in `params` must fit in 64 bits", argument="params")
+    for item in value.values() if isinstance(value, dict) else value if isinstance(value, list) else ():
+        _check_integers(item)
