@@ -70,6 +70,18 @@ async def test_a_graph_stage_over_its_deadline_is_cancelled_and_reported(datasou
     assert response.codes() == ["GRAPH_TIMEOUT"]
 
 
+async def test_a_cancelled_graph_stage_leaves_the_request_loaders_usable(datasources, tenant):
+    """Found by perf/soak.py (HTTP 500): the deadline cancelled the expansion's DataLoader futures, which stay in
+    the request's loader cache, so `chunk { entities }` of the same hits got a CancelledError."""
+    await seed_corpus(datasources, tenant, size=6)
+    hurried = replace(SETTINGS, graph_stage_budget_s=1e-6)
+    query = '{ retrieve(query: "plan", topK: 3) { hits { chunk { id entities { id } } } subgraph { nodes { id } } } }'
+    response = await execute(datasources, query, tenant=tenant, settings=hurried)
+    assert response.codes() == ["GRAPH_TIMEOUT"]
+    hits = response.data["retrieve"]["hits"]
+    assert len(hits) == 3 and any(h["chunk"]["entities"] for h in hits)
+
+
 async def test_repeated_operations_hit_the_validation_cache(datasources, tenant):
     from strawberry.extensions.validation_cache import _get_validate_cache
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ragweave import records
 from ragweave.context import Context, Info
@@ -32,6 +34,7 @@ from ragweave.schema.retrieval import (
 )
 from ragweave.schema.types import Chunk, Entity, Relation
 
+T = TypeVar("T")
 GRAPH_FIELDS = {"subgraph", "hits.citations.via", "hits.scores.graph"}
 MAX_REACHED_ENTITIES = 200
 
@@ -97,16 +100,16 @@ async def _expand(
     if isinstance(name_seeds, BackendError):
         return GraphOutcome(error=name_seeds)
     try:
-        linked = await loaders.chunk_entities.load_many([(key.collection, h.chunk.id) for h in vector_hits])
+        linked = await _kept(loaders.chunk_entities.load_many([(key.collection, h.chunk.id) for h in vector_hits]))
         outcome = GraphOutcome(entities={e.id: e for e in [*name_seeds, *(e for es in linked for e in es)]})
         outcome.reached = dict.fromkeys(sorted(outcome.entities), 0)
-        for found in await loaders.neighbors.load_many([(eid, max_hops) for eid in outcome.reached]):
+        for found in await _kept(loaders.neighbors.load_many([(eid, max_hops) for eid in outcome.reached])):
             for reached in found:
                 outcome.entities.setdefault(reached.entity.id, reached.entity)
                 outcome.reached[reached.entity.id] = min(outcome.reached.get(reached.entity.id, 99), reached.hops)
         nearest = sorted(outcome.reached.items(), key=lambda item: (item[1], item[0]))[:MAX_REACHED_ENTITIES]
         outcome.reached = dict(nearest)
-        mentions = await loaders.mentions.load_many([(key.collection, eid) for eid in outcome.reached])
+        mentions = await _kept(loaders.mentions.load_many([(key.collection, eid) for eid in outcome.reached]))
         chunk_ids = {
             eid: [m.chunk_id for m in found if _document_allowed(key, m.document_id)]
             for eid, found in zip(outcome.reached, mentions, strict=True)
@@ -115,6 +118,12 @@ async def _expand(
         return outcome
     except BackendError as exc:
         return GraphOutcome(error=exc)
+
+
+def _kept(loads: Awaitable[T]) -> Awaitable[T]:
+    """The stage deadline cancels the wait, never the loads: a DataLoader caches its futures for the request, and
+    a resolver loading the same key later (`chunk { entities }`) would get the cancellation, as an HTTP 500."""
+    return asyncio.shield(loads)
 
 
 def _document_allowed(key: SearchKey, document_id: str) -> bool:
