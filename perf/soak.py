@@ -128,6 +128,8 @@ def run(args: argparse.Namespace) -> dict:
             results["load"] = load()
         pids |= {int(p.rsplit(":", 1)[1]) for s in results["load"]["samples"] for p in s["processes"]}
         results["server_exit_code"], results["server_stop_s"] = stop_server(server)
+        log = (procs.OUT / "soak-server.log").read_text(errors="replace")
+        results["server_log"] = {"bytes": len(log.encode()), "tracebacks": log.count("Traceback (most recent call")}
     finally:
         procs.stop_all()
         time.sleep(1)

@@ -165,6 +165,9 @@ def render(results: dict) -> str:
         f"- CPU per operation: {', '.join(f'{n} {v} ms' for n, v in results['cpu']['server_ms_per_op'].items())}, "
         f"load client {results['cpu']['client_ms_per_op']} ms; the server used {results['cpu']['server_cores']} "
         f"cores, the whole machine {results['cpu']['machine_busy_cores']} of {meta['cpu_count']}.",
+        f"- Server log (perf/out/soak-server.log, uvicorn access lines included): "
+        f"{results['server_log']['bytes'] / max(1, load['ops']):,.0f} bytes per operation, "
+        f"{results['server_log']['tracebacks']} tracebacks.",
         f"- Memory: {v['memory_trend']}; the server exited with {results.get('server_exit_code')} after SIGTERM; "
         f"processes left afterwards: {len(results['survivors']) or 'none'}.", "",
         *_memory(results), "",
