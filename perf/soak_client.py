@@ -58,7 +58,8 @@ class Recorder:
         self.op_errors: dict[str, Counter[str]] = defaultdict(Counter)
         self.deliberate: Counter[str] = Counter()
         self.degraded: Counter[str] = Counter()
-        self.examples: list[str] = []
+        self.examples: list[str] = []  # the first three of each error code
+        self.started = time.monotonic()
         self.cost = 0
         self.window: list[float] = []  # latencies since the last sample
 
@@ -72,8 +73,11 @@ class Recorder:
         for code in codes:
             self.errors[code] += 1
             self.op_errors[op.name][code] += 1
-        if codes and len(self.examples) < 20:
-            self.examples.append(f"{op.name}: {detail[:400]}")
+        for code in dict.fromkeys(codes):
+            if self.errors[code] <= 3:
+                at = time.monotonic() - self.started
+                self.examples.append(f"{code} in {op.name} at {at:.0f} s, after {seconds * 1000:.0f} ms: "
+                                     f"{detail[:400]}")
 
 
 def result_codes(payload: dict) -> list[str]:

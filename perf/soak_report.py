@@ -177,5 +177,5 @@ def render(results: dict) -> str:
         *_timeline(load["samples"]), "",
     ]
     if load["error_examples"]:
-        lines += ["## First errors", "", *(f"- `{e}`" for e in load["error_examples"]), ""]
+        lines += ["## First errors of each code", "", *(f"- `{e}`" for e in load["error_examples"]), ""]
     return "\n".join(lines)
