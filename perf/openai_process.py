@@ -1,6 +1,6 @@
 """The OpenAI-compatible test server (tests/servers/openai_server.py) in a process of its own, with latency.
 
-    python -m perf.openai_process --port P --latency 0.3
+    python -m perf.openai_process --port P --latency 0.3 [--json-reply JSON]
 
 The test server normally runs in a thread of the test process (h11, asyncio). Here its Starlette app is served
 by uvicorn with httptools on uvloop where installed, in this process's main loop, so that its CPU does not
@@ -17,9 +17,10 @@ import uvicorn
 from tests.servers.openai_server import OpenAITestServer
 
 
-async def serve(port: int, latency: float) -> None:
+async def serve(port: int, latency: float, json_reply: str = "{}") -> None:
     server = OpenAITestServer()
     server.latency = latency
+    server.reply_json(json_reply)
     server._loop, server._stop = asyncio.get_running_loop(), asyncio.Event()  # what start() sets in its thread
     config = uvicorn.Config(server.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning",
                             access_log=False, http="auto", timeout_graceful_shutdown=2)
@@ -30,12 +31,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency", type=float, default=0.3)
+    parser.add_argument("--json-reply", default="{}", help="the answer to JSON-mode requests (graph extraction)")
     args = parser.parse_args()
     try:
         from uvloop import run
     except ImportError:
         run = asyncio.run
-    run(serve(args.port, args.latency))
+    run(serve(args.port, args.latency, args.json_reply))
 
 
 if __name__ == "__main__":

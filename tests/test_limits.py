@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from graphql import parse
@@ -66,6 +67,18 @@ async def test_root_field_count_limit_counts_fragments_spread_at_the_root(dataso
     spread = f"query {{ ...More version }} fragment More on Query {{ {fields} }}"
     refused = await execute(datasources, spread, tenant=tenant)
     assert refused.codes() == ["GRAPHQL_VALIDATION_FAILED"] and "11 root fields" in refused.errors[0]["message"]
+
+
+async def test_a_cancelled_graph_stage_leaves_the_request_loaders_usable(datasources, tenant):
+    """Found by perf/soak.py (HTTP 500) when the stage deadline cancelled the expansion's DataLoader futures, which
+    stay in the request's loader cache, so `chunk { entities }` of the same hits got a CancelledError."""
+    await seed_corpus(datasources, tenant, size=6)
+    hurried = replace(SETTINGS, graph_stage_share=1e-9)
+    query = '{ retrieve(query: "plan", topK: 3) { hits { chunk { id entities { id } } } subgraph { nodes { id } } } }'
+    response = await execute(datasources, query, tenant=tenant, settings=hurried)
+    assert response.codes() == ["GRAPH_TIMEOUT"]
+    hits = response.data["retrieve"]["hits"]
+    assert len(hits) == 3 and any(h["chunk"]["entities"] for h in hits)
 
 
 async def test_repeated_operations_hit_the_validation_cache(datasources, tenant):

@@ -72,6 +72,17 @@ def test_one_json_line_per_operation_with_its_fields_and_no_query_text(app, line
         assert leaked not in text
 
 
+def test_refused_requests_leave_no_traceback_or_query_text_in_the_log(app, lines: Lines, caplog):
+    """Found by perf/soak.py: Strawberry logged every refused request at ERROR with its traceback and query text."""
+    refused = [f'{{ search(query: "{SECRET}", topK: 500) {{ score }} }}', f'{{ nope(q: "{SECRET}") }}']
+    with app() as client, caplog.at_level(logging.INFO):
+        for query in refused:
+            client.post("/graphql", json={"query": query})
+    assert [line["error_codes"] for line in lines()] == [["BAD_USER_INPUT"], ["GRAPHQL_VALIDATION_FAILED"]]
+    assert not [r for r in caplog.records if r.name.startswith("strawberry") or r.exc_info]
+    assert "Nightingale" not in caplog.text
+
+
 def test_debug_mode_adds_query_and_variables(app, lines: Lines):
     with app(log_debug=True) as client:
         client.post("/graphql", json={"query": EMBED, "variables": {"texts": [SECRET]}})

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -13,6 +14,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.types import ExecutionContext
 
 from ragweave.schema.execution import Executor
 from ragweave.schema.extensions import (
@@ -22,12 +24,21 @@ from ragweave.schema.extensions import (
     ErrorCodes,
     ReportingDebugExtensions,
     RequestDeadline,
+    expected,
 )
 from ragweave.schema.mutation import Mutation
 from ragweave.schema.query import Query
 from ragweave.schema.root_fields import root_field_limit
 from ragweave.schema.subscription import Subscription
 from ragweave.settings import Settings
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Strawberry logs every error at ERROR with its traceback and the query text around it: 3 KB of log per
+        refused request, user text included. Errors with a code of their own are named in the operation log line
+        already, so only the unexpected ones go on to Strawberry's logger."""
+        super().process_errors([e for e in errors if not expected(e)], execution_context)
 
 
 def build_schema(settings: Settings, observability: Sequence[Callable[[], object]] = ()) -> strawberry.Schema:
@@ -40,7 +51,7 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
         root_field_limit(settings.max_root_fields),
     ]
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

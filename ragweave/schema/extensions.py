@@ -33,6 +33,11 @@ def _code_for(error: GraphQLError) -> str | None:
     return None
 
 
+def expected(error: GraphQLError) -> bool:
+    """An error with a code of its own: one we raised on purpose or a request the schema refused."""
+    return _code_for(error) is not None
+
+
 def coded(error: GraphQLError) -> GraphQLError:
     """The error with `extensions.code`; an unexpected exception becomes INTERNAL_SERVER_ERROR with a
     request id that is also in the log line, and its message never leaks."""
