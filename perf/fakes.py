@@ -200,6 +200,16 @@ class FakeGraph:
     def neighbors(self, tenant, ids, hops) -> list[list[records.ReachedEntity]]:
         return [[r for r in CORPUS.reach.get(i, ()) if r.hops <= hops] for i in ids]
 
+    @_call("graph.reach", "graph")
+    def reach(self, tenant, seeds, hops) -> list[records.ReachedEntity]:
+        excluded, nearest = set(seeds), {}
+        for seed in seeds:
+            for r in CORPUS.reach.get(seed, ()):
+                known = nearest.get(r.entity.id)
+                if r.hops <= hops and r.entity.id not in excluded and (known is None or r.hops < known.hops):
+                    nearest[r.entity.id] = r
+        return sorted(nearest.values(), key=lambda r: (r.hops, r.entity.id))
+
     @_call("graph.relations", "graph")
     def relations(self, tenant, ids) -> list[list[records.Relation]]:
         return [list(CORPUS.relations.get(i, ())) for i in ids]

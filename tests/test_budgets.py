@@ -29,7 +29,8 @@ async def test_deep_retrieve_makes_the_same_backend_calls_for_1_10_and_50_hits(d
         "vectors.chunks_by_ids": 1,
         "graph.entities_by_names": 1,
         "graph.entities_of_chunks": 1,  # the seeds; nested chunk.entities are answered from the loader cache
-        "graph.neighbors": 2,  # the expansion (hops 2); the nested neighbors(hops: 1)
+        "graph.reach": 1,  # the expansion (hops 2), one row per reached entity
+        "graph.neighbors": 1,  # the nested neighbors(hops: 1)
         "graph.mentions": 1,
         "graph.relations": 1,  # the subgraph's edges
     }

@@ -35,6 +35,25 @@ ORDER BY e.name, e.id
 """
 
 
+def reached_within(hops: int) -> LiteralString:
+    """Entities within `hops` of any seed, each once with its distance to the nearest seed; seeds excluded."""
+    if hops not in (1, 2, 3):
+        raise ValueError(f"hops must be 1..3, got {hops}")
+    pattern: LiteralString = {1: "*1..1", 2: "*1..2", 3: "*1..3"}[hops]
+    return (
+        """
+UNWIND $ids AS key
+MATCH p = (s:Entity {tenant: $tenant, id: key})-[:RELATED"""
+        + pattern
+        + """]-(e:Entity {tenant: $tenant})
+WHERE NOT e.id IN $ids
+WITH e, min(length(p)) AS hops
+RETURN e.id, e.name, e.type, e.props, hops
+ORDER BY hops, e.id
+"""
+    )
+
+
 def neighbors_within(hops: int) -> LiteralString:
     if hops not in (1, 2, 3):
         raise ValueError(f"hops must be 1..3, got {hops}")

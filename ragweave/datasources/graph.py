@@ -102,6 +102,15 @@ class GraphStore:
         rows = await self.runner.read(cypher.neighbors_within(hops), {"tenant": tenant, "ids": list(ids)})
         return _grouped(rows, ids, lambda r: records.ReachedEntity(_entity(r[:4]), int(r[4])))
 
+    @counted("graph.reach")
+    async def reach(self, tenant: str, seeds: Sequence[str], hops: int) -> list[records.ReachedEntity]:
+        """Entities within `hops` of any seed, once each, at the distance to their nearest seed; seeds excluded.
+        One row per entity, where `neighbors` of every seed would return one per (seed, entity) pair."""
+        if not seeds:
+            return []
+        rows = await self.runner.read(cypher.reached_within(hops), {"tenant": tenant, "ids": list(seeds)})
+        return [records.ReachedEntity(_entity(r[:4]), int(r[4])) for r in rows]
+
     @counted("graph.relations")
     async def relations(self, tenant: str, ids: Sequence[str]) -> list[list[records.Relation]]:
         rows = await self.runner.read(cypher.RELATIONS_OF, {"tenant": tenant, "ids": list(ids)})

@@ -101,10 +101,9 @@ async def _expand(
         linked = await loaders.chunk_entities.load_many([(key.collection, h.chunk.id) for h in vector_hits])
         outcome = GraphOutcome(entities={e.id: e for e in [*name_seeds, *(e for es in linked for e in es)]})
         outcome.reached = dict.fromkeys(sorted(outcome.entities), 0)
-        for found in await loaders.neighbors.load_many([(eid, max_hops) for eid in outcome.reached]):
-            for reached in found:
-                outcome.entities.setdefault(reached.entity.id, reached.entity)
-                outcome.reached[reached.entity.id] = min(outcome.reached.get(reached.entity.id, 99), reached.hops)
+        for reached in await loaders.ds.graph.reach(loaders.tenant, list(outcome.reached), max_hops):
+            outcome.entities.setdefault(reached.entity.id, reached.entity)
+            outcome.reached.setdefault(reached.entity.id, reached.hops)
         nearest = sorted(outcome.reached.items(), key=lambda item: (item[1], item[0]))[:MAX_REACHED_ENTITIES]
         outcome.reached = dict(nearest)
         mentions = await loaders.mentions.load_many([(key.collection, eid) for eid in outcome.reached])

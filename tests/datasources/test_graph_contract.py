@@ -60,6 +60,17 @@ async def test_neighbors_are_nearest_first_and_exclude_the_entity(graph_store: G
     assert [r.entity.id for r in hop1] == ["team:atlas"]
 
 
+async def test_reach_lists_each_entity_once_at_its_nearest_seed(graph_store: GraphStore, tenant: str):
+    await seed(graph_store, tenant)
+    reached = await graph_store.reach(tenant, ["person:ada", "product:lantern"], hops=2)
+    assert [(r.entity.id, r.hops) for r in reached] == [
+        ("product:beacon", 1), ("team:atlas", 1), ("person:grace", 2),
+    ]
+    assert reached[1].entity.name == "Atlas Team"
+    assert await graph_store.reach(tenant, [], hops=2) == []
+    assert await graph_store.reach(tenant + "-other", ["person:ada"], hops=3) == []
+
+
 async def test_relations_in_both_directions_with_properties(graph_store: GraphStore, tenant: str):
     await seed(graph_store, tenant)
     (atlas,) = await graph_store.relations(tenant, ["team:atlas"])
