@@ -25,6 +25,7 @@ from ragweave import auth
 from ragweave.context import Context, build_context
 from ragweave.datasources.lifecycle import Datasources, open_datasources
 from ragweave.errors import Unauthenticated
+from ragweave.gc_tuning import tune_for_serving
 from ragweave.graphiql.page import graphiql_html
 from ragweave.jobs import JobBoard
 from ragweave.limits import BodySizeLimit
@@ -120,6 +121,8 @@ def create_app(
         async with open_ds(settings) as datasources:
             if on_ready is not None:
                 await on_ready(datasources)  # type: ignore[misc]
+            if settings.gc_tuning:
+                tune_for_serving()
             log.info("ragweave ready: %s", datasources.names)
             if settings.dev_mode:
                 log.warning("DEV MODE: anonymous requests from loopback act as tenant %r with role admin",
