@@ -29,10 +29,12 @@ def servers() -> Iterator[tuple[OpenAITestServer, OpenAITestServer]]:
         yield primary, secondary
 
 
-def provider(server: OpenAITestServer, name: str, *, retries: int = 0, timeout: float = 3.0, limit: int = 16):
+def provider(server: OpenAITestServer, name: str, *, retries: int = 0, timeout: float = 3.0, limit: int = 16,
+             stream_limit: int = 1000):
     client = openai.AsyncOpenAI(base_url=server.base_url, api_key="t", max_retries=retries, timeout=timeout)
     models = {"chat": "gpt-4o-mini", "extract": "gpt-4o-mini", "embed": "text-embedding-3-small"}
-    return Provider(name, OpenAIChat(client, "gpt-4o-mini", name), models, asyncio.Semaphore(limit))
+    return Provider(name, OpenAIChat(client, "gpt-4o-mini", name), models, asyncio.Semaphore(limit),
+                    stream_limit=asyncio.Semaphore(stream_limit))
 
 
 async def test_falls_back_to_the_next_provider_on_5xx(servers):
@@ -133,6 +135,25 @@ async def test_outbound_concurrency_per_provider_is_bounded(servers):
     assert time.monotonic() - started >= 0.6  # two waves of two
     received = sorted(r.received_at for r in primary.requests)
     assert received[2] - received[0] >= 0.25
+
+
+async def test_streams_have_their_own_limit_apart_from_other_calls(servers):
+    primary, _ = servers
+    primary.first_token_latency = 0.3
+    chain = ProviderChain([provider(primary, "p1", limit=1, stream_limit=3)])
+
+    async def drain() -> list:
+        return [part async for part in chain.stream(HELLO)]
+
+    started = time.monotonic()
+    streams = [asyncio.create_task(drain()) for _ in range(4)]
+    await primary.wait_for_requests(3, within=1.0)
+    assert (await chain.complete(HELLO)).content == "Echo: hello"  # not behind the three open streams
+    assert time.monotonic() - started < 0.25
+    await asyncio.gather(*streams)
+    assert time.monotonic() - started >= 0.55  # the fourth stream waited for a slot: two waves
+    received = sorted(r.received_at for r in primary.requests if r.body.get("stream"))
+    assert len(received) == 4 and received[3] - received[0] >= 0.25
 
 
 async def test_streams_fall_back_silently_before_the_first_token(servers):

@@ -85,6 +85,7 @@ async def _open_llm(settings: Settings, stack: AsyncExitStack) -> tuple[Embedder
         provider = Provider(
             config.name, OpenAIChat(client, config.models.get("chat", settings.chat_model), config.name),
             config.models, asyncio.Semaphore(settings.provider_concurrency),
+            stream_limit=asyncio.Semaphore(settings.stream_concurrency),
         )
         providers.append(provider)
         if "embed" in config.models:
