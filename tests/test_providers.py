@@ -156,6 +156,18 @@ async def test_streams_have_their_own_limit_apart_from_other_calls(servers):
     assert len(received) == 4 and received[3] - received[0] >= 0.25
 
 
+async def test_a_stream_sends_plain_openai_json_with_the_key_and_reads_usage(servers):
+    primary, _ = servers
+    parts = [part async for part in ProviderChain([provider(primary, "p1")]).stream(HELLO, temperature=0.5)]
+    assert "".join(p for p in parts if isinstance(p, str)) == "Echo: hello"
+    done = parts[-1]
+    assert (done.model, done.finish_reason, done.usage.total_tokens) == ("gpt-4o-mini", "stop", 3)
+    request = primary.requests[-1]
+    assert request.body == {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}],
+                            "temperature": 0.5, "stream": True, "stream_options": {"include_usage": True}}
+    assert request.headers["authorization"] == "Bearer t"
+
+
 async def test_streams_fall_back_silently_before_the_first_token(servers):
     primary, secondary = servers
     primary.script(status(503))

@@ -49,6 +49,12 @@ def _usage(raw: Any) -> records.Usage | None:
     return records.Usage(raw.prompt_tokens, raw.completion_tokens, raw.total_tokens)
 
 
+def _usage_of(raw: dict[str, Any] | None) -> records.Usage | None:
+    if not raw:
+        return None
+    return records.Usage(raw.get("prompt_tokens", 0), raw.get("completion_tokens", 0), raw.get("total_tokens", 0))
+
+
 ALIASES = ("chat", "extract", "embed")
 
 
@@ -96,18 +102,24 @@ class OpenAIChat:
         request = self._request(messages, model, temperature)
         record_call("llm.chat_stream")
         try:
-            stream = await self.client.chat.completions.create(
-                **request, stream=True, stream_options={"include_usage": True}
+            # The client's own request path (retries, timeouts, errors, error events, [DONE]) with chunks left as
+            # dicts: building a ChatCompletionChunk model per token cost more CPU than the rest of the stream.
+            stream = await self.client.post(
+                "/chat/completions", body={**request, "stream": True, "stream_options": {"include_usage": True}},
+                cast_to=object, stream=True, stream_cls=openai.AsyncStream[object],
             )
             finish, usage, model_used = "stop", None, request["model"]
             async with aclosing(stream) as chunks:
                 async for chunk in chunks:
-                    model_used = chunk.model or model_used
-                    usage = _usage(chunk.usage) or usage
-                    for choice in chunk.choices:
-                        finish = choice.finish_reason or finish
-                        if choice.delta and choice.delta.content:
-                            yield choice.delta.content
+                    if not isinstance(chunk, dict):
+                        continue
+                    model_used = chunk.get("model") or model_used
+                    usage = _usage_of(chunk.get("usage")) or usage
+                    for choice in chunk.get("choices") or ():
+                        finish = choice.get("finish_reason") or finish
+                        content = (choice.get("delta") or {}).get("content")
+                        if content:
+                            yield content
         except openai.APIError as exc:
             raise translate(exc) from exc
         if usage is not None:
