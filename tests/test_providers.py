@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import pytest
 from ragweave import deadline, records
 from ragweave.datasources.chat import OpenAIChat
 from ragweave.datasources.embeddings import ChainEmbedder, OpenAIEmbedder
+from ragweave.datasources.lifecycle import _open_llm
 from ragweave.datasources.providers import CircuitBreaker, Provider, ProviderChain
 from ragweave.errors import BackendTimeout, BackendUnavailable, BadLLMOutput
 from ragweave.resolvers.prompting import require_json
@@ -166,6 +168,16 @@ async def test_a_stream_sends_plain_openai_json_with_the_key_and_reads_usage(ser
     assert request.body == {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}],
                             "temperature": 0.5, "stream": True, "stream_options": {"include_usage": True}}
     assert request.headers["authorization"] == "Bearer t"
+
+
+async def test_the_connection_pool_holds_every_permitted_call_and_stream():
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "RAGWEAVE_PROVIDER_CONCURRENCY": "3",
+           "RAGWEAVE_STREAM_CONCURRENCY": "1500"}
+    async with contextlib.AsyncExitStack() as stack:
+        _, chain, _ = await _open_llm(Settings.from_env(env), stack)
+        client = chain.providers[0].chat.client
+        assert client.timeout == 30.0 and client.max_retries == 2
+        assert client._client._transport._pool._max_connections == 1503  # httpcore's pool behind the client
 
 
 async def test_streams_fall_back_silently_before_the_first_token(servers):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import httpx
+import httpx2
 import openai
 from qdrant_client import AsyncQdrantClient
 
@@ -76,10 +77,15 @@ async def _open_llm(settings: Settings, stack: AsyncExitStack) -> tuple[Embedder
     if not configs:
         return await LocalEmbedder.load(), None, "offline"
     providers, embedders = [], []
+    # Room for every permitted call and stream at once: the client's default pool (1,000 connections) would let
+    # open streams hold every connection while a call waits for one.
+    limits = httpx2.Limits(max_connections=settings.provider_concurrency + settings.stream_concurrency,
+                           max_keepalive_connections=100)
     for config in configs:
         client = openai.AsyncOpenAI(
             base_url=config.base_url, api_key=config.api_key,
             timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries,
+            http_client=openai.DefaultAsyncHttpxClient(limits=limits),
         )
         stack.push_async_callback(client.close)
         provider = Provider(
