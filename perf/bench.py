@@ -52,6 +52,7 @@ def gql(name: str, **variables: object) -> str:
 class Bench:
     def __init__(self, mode: Mode, api_key: str) -> None:
         self.mode = mode
+        self.api_key = api_key
         self.headers = [f"Authorization: Bearer {api_key}"]
 
     def entry(self, server: procs.Server, body: str, requests: int, concurrency: int, *, path: str = "/graphql",

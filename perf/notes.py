@@ -37,7 +37,7 @@ def _ceiling(*cpu_ms: float | None) -> float | None:
 def why(s: dict) -> str:
     if not s.get("checks") or (all(c["pass"] for c in s["checks"]) and s["id"] != "f"):
         return ""
-    return {"a": _a, "b": _b, "c": _c, "d": _d, "e": _e, "f": _f, "g": _g}.get(s["id"], lambda s: "")(s)
+    return {"a": _a, "b": _b, "c": _c, "d": _d, "e": _e, "f": _f, "g": _g, "h": _h}.get(s["id"], lambda s: "")(s)
 
 
 def _shares(s: dict, top: int = 4) -> str:
@@ -134,3 +134,31 @@ def _g(s: dict) -> str:
             "worker (RAGWEAVE_PROVIDER_CONCURRENCY=64): "
             f"{_n(fx.get('ops_per_s'), 0)} ops/s, p95 {_n(fx.get('p95_ms'), 0)} ms, server "
             f"{_n(fx.get('server_cpu_ms_per_op'))} ms/op.")
+
+
+def _h(s: dict) -> str:
+    rows = s.get("streams", {})
+    big, ref = rows.get("1000 subscriptions", {}), rows.get("100 subscriptions (reference)", {})
+    cpu = big.get("server_cpu_ms_per_stream")
+    ramp = next((r.get("ramp_s") for r in big.get("reps", [])), None)
+    lost = sum(r.get("lost", 0) for r in rows.values())
+    text = ""
+    if s["checks"] and not s["checks"][0]["pass"]:
+        text = (f"CPU, on one worker. Each subscription cost {_n(cpu)} ms of server CPU (the subscribe, the upstream "
+                "request and its SSE parsing, one GraphQL execution and one WebSocket frame per ChatDelta, then "
+                f"ChatDone and complete), so 1,000 of them are {_n(cpu)} s of CPU for one process, which can use at "
+                f"most one core, and they arrived within {_n(ramp)} s. The worker ran at "
+                f"{_n(big.get('server_busy_cores'), 2)} cores over the {_n(big.get('elapsed_s'))} s of a repetition; "
+                f"its threads waited {_n(big.get('server_runqueue_wait_s'))} s for a CPU that other processes held "
+                f"(other load: {_n(big.get('other_busy_cores'), 2)} cores). Work that does not fit queues on the event "
+                "loop, and a new subscription's first delta waits behind the other streams' deltas: TTFT p95 "
+                f"{_n(big.get('ttft', {}).get('p95_ms'), 0)} ms against the upstream's "
+                f"{_n(big.get('upstream_ttft', {}).get('p95_ms'), 0)} ms. At this cost one core starts and finishes "
+                f"about {round(1000 / cpu) if cpu else '?'} streams per second: 1,000 concurrent streams fit one "
+                f"worker only if each lasts at least {round(cpu) if cpu else '?'} s, the subscribes come no faster, "
+                "and the worker has a core to itself. ")
+    text += (f"With 100 subscriptions: TTFT p95 {_n(ref.get('ttft', {}).get('p95_ms'), 0)} ms, "
+             f"{_n(ref.get('ratio'), 2)}x the upstream's. ")
+    reasons = {k: v for r in rows.values() for k, v in r.get("lost_reasons", {}).items()}
+    return text + (f"{lost} subscriptions lost ({reasons})." if lost else
+                   "No subscription was lost: every one ended with ChatDone.")

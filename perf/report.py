@@ -31,6 +31,20 @@ def _rows(rows: dict) -> list[str]:
     return out
 
 
+def _streams(rows: dict) -> list[str]:
+    out = ["| variant | opened/completed/lost per rep | peak open | TTFT p50 / p95 / p99 ms | upstream TTFT p50 / p95 "
+           "ms (same time; idle p95) | TTFT p95 / upstream p95 | server CPU ms/stream | server cores | server CPU "
+           "wait s | other load (cores) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in rows.items():
+        t, u, idle = r["ttft"], r["upstream_ttft"], r["upstream_ttft_idle"]
+        out.append(f"| {name} | {' '.join(r['counts'])} | {r['peak_concurrent']} | {_fmt(t['p50_ms'])} / "
+                   f"{_fmt(t['p95_ms'])} / {_fmt(t['p99_ms'])} | {_fmt(u['p50_ms'])} / {_fmt(u['p95_ms'])} "
+                   f"({_fmt(idle['p95_ms'])}) | {_fmt(r['ratio'])} x | {_fmt(r['server_cpu_ms_per_stream'])} | "
+                   f"{_fmt(r['server_busy_cores'])} | {_fmt(r['server_runqueue_wait_s'])} | "
+                   f"{_fmt(r['other_busy_cores'])} |")
+    return out
+
+
 def _profile(p: dict) -> list[str]:
     if "error" in p or not p.get("samples"):
         return [f"Profile: {p.get('error', 'no samples')}"]
@@ -58,6 +72,8 @@ def _scenario(s: dict) -> list[str]:
               f"repetitions ({s['seconds']} s)." if "rows" in s else f"Setup: {s['setup']} ({s['seconds']} s).", ""]
     if "rows" in s:
         lines += [*_rows(s["rows"]), ""]
+    if "streams" in s:
+        lines += [*_streams(s["streams"]), ""]
     for name, error in s.get("measurement_errors", {}).items():
         lines += [f"**Errors during the runs of `{name}`** (first: `{error[:300]}`): not comparable figures.", ""]
     if "same_data" in s:

@@ -1,5 +1,6 @@
 """`perf/run --quick | --full`: start every server on 127.0.0.1, run the scenarios, write perf/RESULTS.md and
-perf/results.json, stop everything that was started (also on failure and Ctrl-C)."""
+perf/results.json (with --only: perf/out/RESULTS-only-<ids>.md and results-only-<ids>.json), stop everything that
+was started (also on failure and Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ import sys
 import time
 import traceback
 
-from perf import procs, profile, report, scenarios
+from perf import procs, profile, report, scenarios, streams
 from perf.bench import FULL, QUERY, QUICK, Bench, gql
 from ragweave.auth import KeyStore
 
 SCENARIOS = [
     ("a", scenarios.cpu_small_vs_rest), ("b", scenarios.deep_vs_naive), ("c", scenarios.fused_under_latency),
     ("d", scenarios.gateway_overhead), ("e", scenarios.workers_scale), ("f", scenarios.embedded_scale),
-    ("g", scenarios.chat_over_llm),
+    ("g", scenarios.chat_over_llm), ("h", scenarios.streams_over_llm),
 ]
 PACKAGES = ["strawberry-graphql", "graphql-core", "starlette", "uvicorn", "uvloop", "httptools", "httpx",
             "aiodataloader", "openai", "qdrant-edge-py", "numpy", "py-spy"]
@@ -33,7 +34,7 @@ PACKAGES = ["strawberry-graphql", "graphql-core", "starlette", "uvicorn", "uvloo
 UNLIMITED = {"RAGWEAVE_RATE_PER_S": str(10**9), "RAGWEAVE_RATE_BURST": str(10**9)}
 
 
-def fleet_spec(openai_url: str) -> dict[str, dict]:
+def fleet_spec(openai_url: str, streams_url: str) -> dict[str, dict]:
     latency = {"vector_ms": 20, "graph_ms": 30}
     chat_env = {"OPENAI_BASE_URL": openai_url, "OPENAI_API_KEY": "perf"}
     return {
@@ -43,12 +44,13 @@ def fleet_spec(openai_url: str) -> dict[str, dict]:
         "rw2lat": {"app": "ragweave", "workers": 2, **latency},
         "chat2": {"app": "ragweave", "workers": 2, "extra_env": chat_env},
         "chat2c64": {"app": "ragweave", "workers": 2, "extra_env": {**chat_env, "RAGWEAVE_PROVIDER_CONCURRENCY": "64"}},
+        "stream1": {"app": "ragweave", "extra_env": {"OPENAI_BASE_URL": streams_url, "OPENAI_API_KEY": "perf"}},
     }
 
 
-def start_fleet(data_dir: str, openai_url: str) -> dict[str, procs.Server]:
+def start_fleet(data_dir: str, openai_url: str, streams_url: str) -> dict[str, procs.Server]:
     fleet = {}
-    for name, spec in fleet_spec(openai_url).items():
+    for name, spec in fleet_spec(openai_url, streams_url).items():
         env = {"RAGWEAVE_DATA_DIR": data_dir, **UNLIMITED, **spec.pop("extra_env", {})}
         fleet[name] = procs.start_fake_server(name, spec.pop("app"), extra_env=env, **spec)
     for server in fleet.values():
@@ -75,11 +77,14 @@ def profile_misses(bench: Bench, fleet: dict[str, procs.Server], outcomes: list[
     targets, done = profile_targets(bench, fleet), {}
     for outcome in outcomes:
         sid = SAME_PATH.get(outcome["id"], outcome["id"])
-        if sid not in targets or all(c["pass"] for c in outcome["checks"]):
+        if (sid not in targets and sid != "h") or all(c["pass"] for c in outcome["checks"]):
             continue
         if sid not in done:
-            name, body, requests, concurrency = targets[sid]
-            run_load = functools.partial(bench.load, fleet[name], body, requests, concurrency)
+            if sid == "h":
+                name, run_load = "stream1", functools.partial(scenarios.streams_once, bench, fleet, 1000)
+            else:
+                name, body, requests, concurrency = targets[sid]
+                run_load = functools.partial(bench.load, fleet[name], body, requests, concurrency)
             done[sid] = profile.record(sid, fleet[name], run_load)
             print(f"[perf] profiled ({sid})", flush=True)
         outcome["profile"] = {**done[sid], "of_scenario": sid}
@@ -114,12 +119,18 @@ def run(args: argparse.Namespace) -> dict:
     data_dir = procs.OUT / "data"
     shutil.rmtree(data_dir, ignore_errors=True)
     _, api_key = KeyStore(data_dir / "keys.json").create("default", "reader")
-    openai_port = procs.free_port()
+    streams.nofile_at_least(4096)  # (h): ~1,000 sockets in ragweave and in its upstream; the children inherit it
+    openai_port, streams_port = procs.free_port(), procs.free_port()
     openai = procs.spawn("openai", ["-m", "perf.openai_process", "--port", str(openai_port), "--latency", "0.3"])
+    upstream = procs.spawn("openai-streams", [
+        "-m", "perf.openai_process", "--port", str(streams_port), "--latency", "0",
+        "--first-token", str(streams.FIRST_TOKEN_S), "--chunk-delay", str(streams.CHUNK_DELAY_S)])
     print(f"[perf] starting servers ({mode.name})", flush=True)
-    fleet = start_fleet(str(data_dir), f"http://127.0.0.1:{openai_port}/v1")
+    fleet = start_fleet(str(data_dir), f"http://127.0.0.1:{openai_port}/v1", f"http://127.0.0.1:{streams_port}/v1")
     procs.wait_ready(openai, f"http://127.0.0.1:{openai_port}/v1/models")
+    procs.wait_ready(upstream, f"http://127.0.0.1:{streams_port}/v1/models")
     fleet["openai"] = procs.Server("openai", openai, openai_port)
+    fleet["openai-streams"] = procs.Server("openai-streams", upstream, streams_port)
     results["meta"]["startup_s"] = round(time.monotonic() - started, 1)
     bench = Bench(mode, api_key)
     only = set(args.only.split(",")) if args.only else None
@@ -159,7 +170,8 @@ def main() -> int:
     group.add_argument("--quick", action="store_true", help="development run, under ~3 minutes")
     group.add_argument("--full", action="store_true", help="the record: more requests, 5 repetitions, (f)")
     group.add_argument("--render", action="store_true", help="only rewrite RESULTS.md from results.json")
-    parser.add_argument("--only", help="comma-separated scenario ids, e.g. a,b (results files still written)")
+    parser.add_argument("--only", help="comma-separated scenario ids, e.g. a,b (results go to perf/out/, not the "
+                                       "record)")
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy profiles of missed targets")
     args = parser.parse_args()
     if args.render:
@@ -170,9 +182,13 @@ def main() -> int:
         results = run(args)
     finally:
         procs.stop_all()
-    (procs.ROOT / "perf" / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    (procs.ROOT / "perf" / "RESULTS.md").write_text(report.render(results))
-    print(f"[perf] wrote perf/RESULTS.md and perf/results.json in {results['meta']['duration_s']}s", flush=True)
+    folder, suffix = procs.ROOT / "perf", ""
+    if args.only:  # a subset is not the record: perf/RESULTS.md keeps every scenario of the last whole run
+        folder, suffix = procs.OUT, "-only-" + args.only.replace(",", "")
+    md, raw = folder / f"RESULTS{suffix}.md", folder / f"results{suffix}.json"
+    raw.write_text(json.dumps(results, indent=1) + "\n")
+    md.write_text(report.render(results))
+    print(f"[perf] wrote {md.relative_to(procs.ROOT)} and {raw.name} in {results['meta']['duration_s']}s", flush=True)
     failed = [s["id"] for s in results["scenarios"] if "error" in s]
     return 1 if failed else 0
 

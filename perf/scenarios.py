@@ -1,10 +1,11 @@
-"""The scenarios (a)-(g). Each starts nothing itself: servers come from the runner's `Fleet`."""
+"""The scenarios (a)-(h). Each starts nothing itself: servers come from the runner's `Fleet`."""
 
 from __future__ import annotations
 
 import json
+import statistics
 
-from perf import procs
+from perf import procs, streams
 from perf.bench import QUERY, Bench, check, gql
 
 C64 = "ragweave, RAGWEAVE_PROVIDER_CONCURRENCY=64"
@@ -133,6 +134,62 @@ def chat_over_llm(bench: Bench, fleet) -> dict:
             "rows": rows, "checks": [
                 check("throughput", rw["ops_per_s"], ">=", 300, "ops/s", f"{C64}: {c64['ops_per_s']}"),
                 check("p95 latency", rw["p95_ms"], "<=", 400, "ms", f"{C64}: {c64['p95_ms']}")]}
+
+
+STREAMS = {"1000 subscriptions": 1000, "100 subscriptions (reference)": 100}
+
+
+def streams_once(bench: Bench, fleet, subscriptions: int) -> dict:
+    """One run of perf/streams.py against the 1-worker ragweave of scenario (h) and its upstream."""
+    server, llm = fleet["stream1"], fleet["openai-streams"]
+    args = ["-m", "perf.streams", "--url", server.url("/graphql").replace("http", "ws", 1), "--key", bench.api_key,
+            "--upstream", llm.url("/v1"), "--subscriptions", str(subscriptions), "--server-pid", str(server.pid),
+            "--upstream-pid", str(llm.pid)]
+    return procs.run_json(args, timeout=300)
+
+
+def _streams_row(reps: list[dict]) -> dict:
+    def median(get) -> float | None:
+        values = [v for r in reps if (v := get(r)) is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    for r in reps:
+        r["ratio"] = _ratio(r["ttft"]["p95_ms"], r["upstream_ttft"]["p95_ms"])
+        r["ratio_idle"] = _ratio(r["ttft"]["p95_ms"], r["upstream_ttft_idle"]["p95_ms"])
+    row = {key: median(lambda r, k=key: r[k]) for key in (
+        "ratio", "ratio_idle", "server_cpu_ms_per_stream", "server_busy_cores", "server_runqueue_wait_s",
+        "client_cpu_ms_per_stream", "upstream_cpu_ms_per_stream", "other_busy_cores", "elapsed_s")}
+    for series in ("ttft", "total", "upstream_ttft", "upstream_ttft_idle"):
+        row[series] = {q: median(lambda r, s=series, q=q: r[s][q]) for q in ("p50_ms", "p95_ms", "p99_ms")}
+    row["counts"] = [f"{r['opened']}/{r['completed']}/{r['lost']}" for r in reps]
+    row["lost"] = sum(r["lost"] for r in reps)
+    row["peak_concurrent"] = min(r["peak_concurrent"] for r in reps)
+    row["lost_reasons"] = next((r["lost_reasons"] for r in reps if r["lost_reasons"]), {})
+    row["reps"] = reps
+    return row
+
+
+def streams_over_llm(bench: Bench, fleet) -> dict:
+    runs: dict[str, list[dict]] = {name: [] for name in STREAMS}
+    for _ in range(bench.mode.reps):
+        for name, subscriptions in STREAMS.items():
+            runs[name].append(streams_once(bench, fleet, subscriptions))
+    rows = {name: _streams_row(reps) for name, reps in runs.items()}
+    main, ref = rows["1000 subscriptions"], rows["100 subscriptions (reference)"]
+    first = streams.FIRST_TOKEN_S * 1000
+    return {"id": "h", "title": "1,000 concurrent chatStream subscriptions on one worker: time to first ChatDelta",
+            "setup": f"1 uvicorn worker; one WebSocket (graphql-transport-ws) per subscription, all opened first, then "
+                     f"the subscribes spread over {streams.parser().get_default('ramp')} s; each asks for a "
+                     f"{streams.WORDS + 1}-word echo without retrieval grounding; the OpenAI test server (own "
+                     f"process) sends its first event after {first:.0f} ms and the next ones "
+                     f"{streams.CHUNK_DELAY_S * 1000:.0f} ms apart; upstream TTFT from direct requests of the same "
+                     f"client process during the ramp; {bench.mode.reps} repetitions, medians",
+            "streams": rows, "checks": [
+                check("TTFT p95 / upstream TTFT p95", main["ratio"], "<=", 2.0, "x",
+                      f"against the idle upstream: {main['ratio_idle']}x; 100 subscriptions: {ref['ratio']}x"),
+                check("subscriptions lost", sum(r["lost"] for r in rows.values()), "<=", 0, "",
+                      "opened/completed/lost per repetition: " + "; ".join(
+                          f"{name}: {' '.join(r['counts'])}" for name, r in rows.items()))]}
 
 
 def embedded_scale(bench: Bench, fleet) -> dict:

@@ -86,6 +86,7 @@ class Settings:
     providers: tuple[ProviderConfig, ...] = ()
     hedge_delay_s: float = 1.0
     provider_concurrency: int = 64
+    stream_concurrency: int = 1000
     reranker_url: str | None = None
     reranker_timeout_s: float = 10.0
     # limits
@@ -148,6 +149,7 @@ class Settings:
             if reader.optional("RAGWEAVE_PROVIDERS") else (),
             hedge_delay_s=reader.float("RAGWEAVE_HEDGE_DELAY_S", 1.0),
             provider_concurrency=reader.int("RAGWEAVE_PROVIDER_CONCURRENCY", 64, 1, 10_000),
+            stream_concurrency=reader.int("RAGWEAVE_STREAM_CONCURRENCY", 1000, 1, 100_000),
             reranker_url=reader.optional("RAGWEAVE_RERANKER_URL"),
             reranker_timeout_s=reader.float("RAGWEAVE_RERANKER_TIMEOUT_S", 10.0),
             max_query_depth=reader.int("RAGWEAVE_MAX_DEPTH", 12, 1, 100),

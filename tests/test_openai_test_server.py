@@ -181,6 +181,18 @@ async def test_latency_and_first_token_latency(server: OpenAITestServer, client:
     await stream.close()
 
 
+async def test_chunk_delay_spaces_every_event_after_the_first(
+    server: OpenAITestServer, client: openai.AsyncOpenAI
+) -> None:
+    server.chunk_delay = 0.05
+    started = time.monotonic()
+    stream = await client.chat.completions.create(model="m", messages=USER, stream=True)
+    chunks = [chunk async for chunk in stream]
+    assert time.monotonic() - started >= 0.05 * (len(chunks) - 1) * 0.9
+    server.reset()
+    assert server.chunk_delay == 0.0
+
+
 async def test_two_servers_are_independent(server: OpenAITestServer, client: openai.AsyncOpenAI) -> None:
     server.script(status(500))
     with OpenAITestServer() as fallback:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 from ragweave import deadline, records
 from ragweave.datasources.chat import OpenAIChat, openai_client
 from ragweave.datasources.embeddings import ChainEmbedder, OpenAIEmbedder
+from ragweave.datasources.lifecycle import _open_llm
 from ragweave.datasources.providers import CircuitBreaker, Provider, ProviderChain
 from ragweave.errors import BackendTimeout, BackendUnavailable, BadLLMOutput
 from ragweave.resolvers.prompting import require_json
@@ -28,10 +30,12 @@ def servers() -> Iterator[tuple[OpenAITestServer, OpenAITestServer]]:
         yield primary, secondary
 
 
-def provider(server: OpenAITestServer, name: str, *, retries: int = 0, timeout: float = 3.0, limit: int = 16):
+def provider(server: OpenAITestServer, name: str, *, retries: int = 0, timeout: float = 3.0, limit: int = 16,
+             stream_limit: int = 1000):
     client = openai_client(server.base_url, "t", timeout=timeout, max_retries=retries)
     models = {"chat": "gpt-4o-mini", "extract": "gpt-4o-mini", "embed": "text-embedding-3-small"}
-    return Provider(name, OpenAIChat(client, "gpt-4o-mini", name), models, asyncio.Semaphore(limit))
+    return Provider(name, OpenAIChat(client, "gpt-4o-mini", name), models, asyncio.Semaphore(limit),
+                    stream_limit=asyncio.Semaphore(stream_limit))
 
 
 async def test_falls_back_to_the_next_provider_on_5xx(servers):
@@ -132,6 +136,47 @@ async def test_outbound_concurrency_per_provider_is_bounded(servers):
     assert time.monotonic() - started >= 0.6  # two waves of two
     received = sorted(r.received_at for r in primary.requests)
     assert received[2] - received[0] >= 0.25
+
+
+async def test_streams_have_their_own_limit_apart_from_other_calls(servers):
+    primary, _ = servers
+    primary.first_token_latency = 0.3
+    chain = ProviderChain([provider(primary, "p1", limit=1, stream_limit=3)])
+
+    async def drain() -> list:
+        return [part async for part in chain.stream(HELLO)]
+
+    started = time.monotonic()
+    streams = [asyncio.create_task(drain()) for _ in range(4)]
+    await primary.wait_for_requests(3, within=1.0)
+    assert (await chain.complete(HELLO)).content == "Echo: hello"  # not behind the three open streams
+    assert time.monotonic() - started < 0.25
+    await asyncio.gather(*streams)
+    assert time.monotonic() - started >= 0.55  # the fourth stream waited for a slot: two waves
+    received = sorted(r.received_at for r in primary.requests if r.body.get("stream"))
+    assert len(received) == 4 and received[3] - received[0] >= 0.25
+
+
+async def test_a_stream_sends_plain_openai_json_with_the_key_and_reads_usage(servers):
+    primary, _ = servers
+    parts = [part async for part in ProviderChain([provider(primary, "p1")]).stream(HELLO, temperature=0.5)]
+    assert "".join(p for p in parts if isinstance(p, str)) == "Echo: hello"
+    done = parts[-1]
+    assert (done.model, done.finish_reason, done.usage.total_tokens) == ("gpt-4o-mini", "stop", 3)
+    request = primary.requests[-1]
+    assert request.body == {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}],
+                            "temperature": 0.5, "stream": True, "stream_options": {"include_usage": True}}
+    assert request.headers["authorization"] == "Bearer t"
+
+
+async def test_the_connection_pool_holds_every_permitted_call_and_stream():
+    env = {"OPENAI_BASE_URL": "http://127.0.0.1:9/v1", "RAGWEAVE_PROVIDER_CONCURRENCY": "3",
+           "RAGWEAVE_STREAM_CONCURRENCY": "1500"}
+    async with contextlib.AsyncExitStack() as stack:
+        _, chain, _ = await _open_llm(Settings.from_env(env), stack)
+        client = chain.providers[0].chat.client
+        assert client.timeout == 30.0 and client.max_retries == 2
+        assert client._client._transport.limits.max_connections == 1503  # the aiohttp transport's connector limit
 
 
 async def test_streams_fall_back_silently_before_the_first_token(servers):

@@ -7,6 +7,7 @@ from contextlib import aclosing
 from typing import Any, Protocol
 
 import httpx
+import httpx2
 import openai
 
 from ragweave import records
@@ -37,11 +38,14 @@ class ChatModel(Protocol):
         ...
 
 
-def openai_client(base_url: str, api_key: str, *, timeout: float, max_retries: int) -> openai.AsyncOpenAI:
+def openai_client(
+    base_url: str, api_key: str, *, timeout: float, max_retries: int, max_connections: int = 1000
+) -> openai.AsyncOpenAI:
     """The official client on its aiohttp backend (`openai[aiohttp]`), a third of httpx's CPU per call here."""
+    limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=100)
     return openai.AsyncOpenAI(
         base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries,
-        http_client=openai.DefaultAioHttpClient(),
+        http_client=openai.DefaultAioHttpClient(limits=limits),
     )
 
 
@@ -61,7 +65,7 @@ def _usage(raw: Any) -> records.Usage | None:
 def _usage_of(raw: dict[str, Any] | None) -> records.Usage | None:
     if not raw:
         return None
-    return records.Usage(int(raw["prompt_tokens"]), int(raw["completion_tokens"]), int(raw["total_tokens"]))
+    return records.Usage(raw.get("prompt_tokens", 0), raw.get("completion_tokens", 0), raw.get("total_tokens", 0))
 
 
 ALIASES = ("chat", "extract", "embed")
@@ -120,18 +124,24 @@ class OpenAIChat:
         request = self._request(messages, model, temperature)
         record_call("llm.chat_stream")
         try:
-            stream = await self.client.chat.completions.create(
-                **request, stream=True, stream_options={"include_usage": True}
+            # The client's own request path (retries, timeouts, errors, error events, [DONE]) with chunks left as
+            # dicts: building a ChatCompletionChunk model per token cost more CPU than the rest of the stream.
+            stream = await self.client.post(
+                "/chat/completions", body={**request, "stream": True, "stream_options": {"include_usage": True}},
+                cast_to=object, stream=True, stream_cls=openai.AsyncStream[object],
             )
             finish, usage, model_used = "stop", None, request["model"]
             async with aclosing(stream) as chunks:
                 async for chunk in chunks:
-                    model_used = chunk.model or model_used
-                    usage = _usage(chunk.usage) or usage
-                    for choice in chunk.choices:
-                        finish = choice.finish_reason or finish
-                        if choice.delta and choice.delta.content:
-                            yield choice.delta.content
+                    if not isinstance(chunk, dict):
+                        continue
+                    model_used = chunk.get("model") or model_used
+                    usage = _usage_of(chunk.get("usage")) or usage
+                    for choice in chunk.get("choices") or ():
+                        finish = choice.get("finish_reason") or finish
+                        content = (choice.get("delta") or {}).get("content")
+                        if content:
+                            yield content
         except openai.APIError as exc:
             raise translate(exc) from exc
         if usage is not None:

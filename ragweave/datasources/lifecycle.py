@@ -84,13 +84,17 @@ async def _open_llm(settings: Settings, stack: AsyncExitStack) -> tuple[Embedder
         return await LocalEmbedder.load(), None, "offline"
     providers, embedders = [], []
     for config in configs:
+        # Room for every permitted call and stream at once, so open streams cannot hold every connection while a
+        # call waits for one (the aiohttp transport's default is 100).
         client = openai_client(
-            config.base_url, config.api_key, timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries
+            config.base_url, config.api_key, timeout=settings.llm_timeout_s, max_retries=settings.llm_max_retries,
+            max_connections=settings.provider_concurrency + settings.stream_concurrency,
         )
         stack.push_async_callback(client.close)
         provider = Provider(
             config.name, OpenAIChat(client, config.models.get("chat", settings.chat_model), config.name),
             config.models, asyncio.Semaphore(settings.provider_concurrency),
+            stream_limit=asyncio.Semaphore(settings.stream_concurrency),
         )
         providers.append(provider)
         if "embed" in config.models:

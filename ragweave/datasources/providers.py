@@ -48,6 +48,9 @@ class Provider:
     models: dict[str, str]
     limit: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(16))
     breaker: CircuitBreaker = field(default_factory=CircuitBreaker)
+    # A stream holds its permit until the last token, mostly idle: sharing `limit` would make the 65th user wait
+    # for someone's whole answer before seeing a first token, and would block non-streamed calls meanwhile.
+    stream_limit: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(1000))
 
     def model_for(self, requested: str) -> str | None:
         if requested in ALIASES:
@@ -128,7 +131,7 @@ class ProviderChain:
         last_error: AppError | None = None
         for provider, concrete in self._candidates(model or "chat"):
             started = False
-            async with provider.limit:
+            async with provider.stream_limit:
                 try:
                     async for part in provider.chat.stream(messages, model=concrete, temperature=temperature):
                         started = True

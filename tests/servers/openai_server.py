@@ -34,7 +34,8 @@ step whose endpoint matches ("chat", "embeddings" or None for any); with nothing
   request: half the JSON body, then close).
 - `slow_stream(chunk_delay)`: wait `chunk_delay` seconds before each SSE event after the first.
 
-`server.latency` delays every request; `server.first_token_latency` delays the first SSE event of each stream.
+`server.latency` delays every request; `server.first_token_latency` delays the first SSE event of each stream;
+`server.chunk_delay` is the wait before each later SSE event when no `slow_stream` step applies.
 
 Observation (safe to read from the test's thread): `server.requests` (RecordedRequest: method, path, body, headers,
 received_at), `server.completed_streams` (streams that reached `[DONE]`), `server.cancelled` (CancelEvent: the client
@@ -281,6 +282,7 @@ class OpenAITestServer:
         self.json_reply = "{}"
         self.latency = 0.0
         self.first_token_latency = 0.0
+        self.chunk_delay = 0.0
         self.requests: list[RecordedRequest] = []
         self.cancelled: list[CancelEvent] = []
         self.completed_streams = 0
@@ -324,6 +326,7 @@ class OpenAITestServer:
             self.cancelled.clear()
             self.completed_streams = 0
         self.reply, self.json_reply, self.latency, self.first_token_latency = None, "{}", 0.0, 0.0
+        self.chunk_delay = 0.0
 
     # -- observation --------------------------------------------------------------------------------------------
 
@@ -537,7 +540,7 @@ class OpenAITestServer:
         if isinstance(step, DropStream):
             gen = self._emit(record, events[: step.after_chunks], 0.0, complete=False)
             return CutStream(gen, media_type="text/event-stream", headers=headers)
-        delay = step.chunk_delay if isinstance(step, SlowStream) else 0.0
+        delay = step.chunk_delay if isinstance(step, SlowStream) else self.chunk_delay
         return StreamingResponse(self._emit(record, events, delay), media_type="text/event-stream", headers=headers)
 
     async def _emit(
