@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-C64 = "ragweave, RAGWEAVE_PROVIDER_CONCURRENCY=64"
+OPEN_300 = "ragweave, open loop at 300/s"
 METHOD = """How: each server is its own process on 127.0.0.1 (uvicorn, `perf/serve_fakes.py`) over the in-memory
 fakes of `perf/fakes.py` (deterministic corpus: 1000 chunks of ~800 characters in 100 documents, 300 entities,
 3 mentions per chunk, 2 relations per entity; each backend call sleeps its injected latency and is counted). The
@@ -80,7 +80,10 @@ def _c(s: dict) -> str:
             f"2-core machine at about {_ceiling(cpu, client)} ops/s with nothing else running (other load during the "
             f"runs: {_n(rw.get('other_busy_cores'), 2)} cores). 64 clients then queue: p50 "
             f"{_n(rw.get('p50_ms'), 0)} ms against a 50 ms backend path. 400 ops/s with this load generator on the "
-            f"same 2 cores needs the server at about {need} ms CPU per op.")
+            f"same 2 cores needs the server at about {need} ms CPU per op; with 64 closed-loop clients, p95 <= 120 ms "
+            "also needs >= 533 ops/s (Little's law: 64 / 0.12 s). Offered 400 requests/s (open loop): "
+            f"{_n(_row(s, 'ragweave, open loop at 400/s').get('ops_per_s'), 0)} ops/s, p95 "
+            f"{_n(_row(s, 'ragweave, open loop at 400/s').get('p95_ms'), 0)} ms.")
 
 
 def _d(s: dict) -> str:
@@ -124,16 +127,15 @@ def _f(s: dict) -> str:
 
 def _g(s: dict) -> str:
     rw = _row(s, "ragweave")
-    fx = _row(s, C64)
+    fx = _row(s, OPEN_300)
     cpu = [rw.get(k) for k in ("server_cpu_ms_per_op", "upstream_cpu_ms_per_op", "client_cpu_ms_per_op")]
-    return (f"Two limits. The provider semaphore (RAGWEAVE_PROVIDER_CONCURRENCY, default 16 per worker) allows 2 x 16 "
-            f"calls in flight: at most {round(2 * 16 / 0.3)} ops/s at 300 ms whatever the CPU. And CPU: ragweave "
+    return ("100 closed-loop clients behind a 300 ms upstream can reach at most 100 / 0.3 = 333 ops/s, so 300 ops/s "
+            "leaves ragweave 33 ms per request, queueing included. CPU: ragweave "
             f"{_n(rw.get('server_cpu_ms_per_op'))} ms, the LLM test server {_n(rw.get('upstream_cpu_ms_per_op'))} ms "
             f"and the load generator {_n(rw.get('client_cpu_ms_per_op'))} ms per op cap 2 cores at about "
-            f"{_ceiling(*cpu)} ops/s (other load: {_n(rw.get('other_busy_cores'), 2)} cores). With 64 permits per "
-            "worker (RAGWEAVE_PROVIDER_CONCURRENCY=64): "
-            f"{_n(fx.get('ops_per_s'), 0)} ops/s, p95 {_n(fx.get('p95_ms'), 0)} ms, server "
-            f"{_n(fx.get('server_cpu_ms_per_op'))} ms/op.")
+            f"{_ceiling(*cpu)} ops/s (other load: {_n(rw.get('other_busy_cores'), 2)} cores). Offered 300 requests/s "
+            f"over the same 100 connections (open loop): {_n(fx.get('ops_per_s'), 0)} ops/s, p95 "
+            f"{_n(fx.get('p95_ms'), 0)} ms, server {_n(fx.get('server_cpu_ms_per_op'))} ms/op.")
 
 
 def _h(s: dict) -> str:

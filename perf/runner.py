@@ -43,7 +43,6 @@ def fleet_spec(openai_url: str, streams_url: str) -> dict[str, dict]:
         "rw2": {"app": "ragweave", "workers": 2}, "rest2": {"app": "rest", "workers": 2},
         "rw2lat": {"app": "ragweave", "workers": 2, **latency},
         "chat2": {"app": "ragweave", "workers": 2, "extra_env": chat_env},
-        "chat2c64": {"app": "ragweave", "workers": 2, "extra_env": {**chat_env, "RAGWEAVE_PROVIDER_CONCURRENCY": "64"}},
         "stream1": {"app": "ragweave", "extra_env": {"OPENAI_BASE_URL": streams_url, "OPENAI_API_KEY": "perf"}},
     }
 

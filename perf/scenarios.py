@@ -8,7 +8,7 @@ import statistics
 from perf import procs, streams
 from perf.bench import QUERY, Bench, check, gql
 
-C64 = "ragweave, RAGWEAVE_PROVIDER_CONCURRENCY=64"
+OPEN_300 = "ragweave, open loop at 300/s"
 REST_SMALL = json.dumps({"query": QUERY, "topK": 10})
 CRITICAL_PATH_MS = 20 + 30  # RetrieveWithEntities: vector query (20 ms), then chunk.entities (30 ms); embed 0
 
@@ -66,17 +66,28 @@ def deep_vs_naive(bench: Bench, fleet) -> dict:
                              "x", f"calls for topK 1/10/50 - {note}")]}
 
 
+OPEN_400 = "ragweave, open loop at 400/s"
+
+
 def fused_under_latency(bench: Bench, fleet) -> dict:
     m = bench.mode
     body = gql("RetrieveWithEntities", q=QUERY, k=5)
     rows = bench.interleaved({
         "ragweave": (fleet["rw2lat"], body, m.fused, 64, {}),
+        OPEN_400: (fleet["rw2lat"], body, m.fused, 64, {"rate": 400.0}),
     })
-    rw = rows["ragweave"]
+    rw, offered = rows["ragweave"], rows[OPEN_400]
     return {"id": "c", "title": "retrieve(topK:5) with document and entities, 20 ms vector + 30 ms graph latency",
-            "setup": "2 uvicorn workers, 64 concurrent clients (closed loop)", "rows": rows,
-            "checks": [check("p95 latency", rw["p95_ms"], "<=", 120, "ms"),
-                       check("throughput", rw["ops_per_s"], ">=", 400, "ops/s")]}
+            "setup": "2 uvicorn workers, 64 concurrent clients: closed loop (each client sends its next request when"
+                     " the last is answered), and open loop (400 requests/s offered over the same 64 connections,"
+                     " latency counted from each request's scheduled time)", "rows": rows,
+            "checks": [check("p95 latency", rw["p95_ms"], "<=", 120, "ms",
+                             f"{OPEN_400}: {offered['p95_ms']} ms; closed loop, 64 clients at 400 ops/s wait "
+                             "64/400 s = 160 ms on average (Little's law), so both targets at once need >= 533 ops/s"),
+                       check("throughput", rw["ops_per_s"], ">=", 400, "ops/s", f"{OPEN_400}: {offered['ops_per_s']}"),
+                       check(f"p95 latency, {OPEN_400}", offered["p95_ms"], "<=", 120, "ms"),
+                       check(f"throughput, {OPEN_400}", offered["ops_per_s"], ">=", 400 * 0.98, "ops/s",
+                             "the offered rate, less 2% for the ramp")]}
 
 
 def gateway_overhead(bench: Bench, fleet) -> dict:
@@ -126,14 +137,15 @@ def chat_over_llm(bench: Bench, fleet) -> dict:
     upstream = {"warmup": 100 if m.embedded else 50, "upstream_pid": fleet["openai"].pid}
     rows = bench.interleaved({
         "ragweave": (fleet["chat2"], body, m.chat, 100, upstream),
-        C64: (fleet["chat2c64"], body, m.chat, 100, upstream),
+        OPEN_300: (fleet["chat2"], body, m.chat, 100, {**upstream, "rate": 300.0}),
     })
-    rw, c64 = rows["ragweave"], rows[C64]
+    rw, offered = rows["ragweave"], rows[OPEN_300]
     return {"id": "g", "title": "chat over the OpenAI test server (300 ms upstream latency), 100 concurrent clients",
             "setup": "2 uvicorn workers; the OpenAI test server in its own process (perf/openai_process.py)",
             "rows": rows, "checks": [
-                check("throughput", rw["ops_per_s"], ">=", 300, "ops/s", f"{C64}: {c64['ops_per_s']}"),
-                check("p95 latency", rw["p95_ms"], "<=", 400, "ms", f"{C64}: {c64['p95_ms']}")]}
+                check("throughput", rw["ops_per_s"], ">=", 300, "ops/s",
+                      f"{OPEN_300}: {offered['ops_per_s']}; 100 closed-loop clients at 300 ms cannot pass 333 ops/s"),
+                check("p95 latency", rw["p95_ms"], "<=", 400, "ms", f"{OPEN_300}: {offered['p95_ms']} ms")]}
 
 
 STREAMS = {"1000 subscriptions": 1000, "100 subscriptions (reference)": 100}
