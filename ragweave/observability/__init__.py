@@ -73,7 +73,7 @@ def error_code(error: BaseException) -> str:
 
 def error_codes(ec: ExecutionContext, failure: BaseException | None = None) -> list[str]:
     """The codes of the operation's errors; `failure` is what went through the hook instead of a result (a
-    syntax error raised by ParserCache, an AppError raised by another extension, a request Strawberry refuses
+    syntax error raised by the document cache, an AppError raised by another extension, a request Strawberry refuses
     with HTTP 400). Cancellation is no error."""
     from strawberry.exceptions import MissingQueryError
     from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError

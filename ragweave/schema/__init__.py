@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import strawberry
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 
+from ragweave.schema.documents import DocumentCache, Documents
 from ragweave.schema.extensions import (
     Authentication,
     CostLimits,
@@ -31,11 +25,12 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
     """`observability` (ragweave.observability.operation_extensions) goes first: it wraps the other extensions.
 
     The depth and alias rules are built once: each QueryDepthLimiter/MaxAliasesLimiter construction makes a new
-    rule class, and ValidationCache keys on the rules, so building them per request validated every request."""
+    rule class, and the document cache keys on the rules, so building them per request validated every request."""
     limit_rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
+    documents = Documents(max_tokens=settings.max_tokens, extra_rules=limit_rules)
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
@@ -46,9 +41,6 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
             Authentication,
             CostLimits,
             ReportingDebugExtensions if settings.debug_extensions else DebugExtensions,
-            lambda: AddValidationRules(limit_rules),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            lambda: DocumentCache(documents),
         ],
     )
