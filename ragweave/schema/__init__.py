@@ -15,6 +15,7 @@ from ragweave.schema.extensions import (
     ErrorCodes,
     ReportingDebugExtensions,
 )
+from ragweave.schema.hooks import HooksSchema
 from ragweave.schema.mutation import Mutation
 from ragweave.schema.query import Query
 from ragweave.schema.subscription import Subscription
@@ -31,7 +32,7 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
     documents = Documents(max_tokens=settings.max_tokens, extra_rules=limit_rules)
-    return strawberry.Schema(
+    return HooksSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
