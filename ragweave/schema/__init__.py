@@ -8,6 +8,7 @@ import strawberry
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 
 from ragweave.schema.documents import DocumentCache, Documents
+from ragweave.schema.executor import Executor
 from ragweave.schema.extensions import (
     Authentication,
     CostLimits,
@@ -36,6 +37,7 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=Executor,
         extensions=[
             *observability,
             ErrorCodes,
