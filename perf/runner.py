@@ -42,7 +42,7 @@ def fleet_spec(openai_url: str) -> dict[str, dict]:
         "rw1": {"app": "ragweave"}, "rest1": {"app": "rest"}, "naive1": {"app": "naive"},
         "noload1": {"app": "noloaders"}, "rwdebug1": {"app": "ragweave", "debug": True},
         "rw2": {"app": "ragweave", "workers": 2}, "rest2": {"app": "rest", "workers": 2},
-        "rw2lat": {"app": "ragweave", "workers": 2, **latency},
+        "rw2lat": {"app": "ragweave", "workers": 2, **latency}, "rest1lat": {"app": "rest", **latency},
         "chat2": {"app": "ragweave", "workers": 2, "extra_env": chat_env},
         "chat2c64": {"app": "ragweave", "workers": 2, "extra_env": {**chat_env, "RAGWEAVE_PROVIDER_CONCURRENCY": "64"}},
     }
@@ -50,7 +50,8 @@ def fleet_spec(openai_url: str) -> dict[str, dict]:
 
 # the servers each scenario measures ("openai" is the LLM test server that chat2* call)
 SERVERS_OF = {"a": ["rw1", "rest1"], "b": ["rw1", "naive1", "noload1", "rwdebug1"], "c": ["rw2lat"],
-              "d": ["rw2lat"], "e": ["rw1", "rw2", "rest1", "rest2"], "f": [], "g": ["chat2", "chat2c64", "openai"]}
+              "d": ["rw2lat", "rest1lat"], "e": ["rw1", "rw2", "rest1", "rest2"], "f": [],
+              "g": ["chat2", "chat2c64", "openai"]}
 
 
 def start_fleet(data_dir: str, openai_url: str, names: set[str]) -> dict[str, procs.Server]:
