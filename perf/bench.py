@@ -31,7 +31,7 @@ class Mode:
     max_seconds: float
 
 
-QUICK = Mode("quick", reps=3, small=200, deep=8, fused=150, overhead=20, scale=120, chat=100, embedded=False,
+QUICK = Mode("quick", reps=3, small=1000, deep=8, fused=150, overhead=60, scale=600, chat=100, embedded=False,
              max_seconds=15)
 FULL = Mode("full", reps=5, small=3000, deep=120, fused=3200, overhead=200, scale=3000, chat=2000, embedded=True,
             max_seconds=90)

@@ -48,11 +48,12 @@ def _a(s: dict) -> str:
     rw, rest = _row(s, "ragweave"), _row(s, "rest")
     return (f"ragweave spends {_n(rw.get('server_cpu_ms_per_op'), 2)} ms of server CPU per Small op, the REST "
             f"endpoint {_n(rest.get('server_cpu_ms_per_op'), 2)} ms for the same JSON. Both parse the body, make the "
-            "same two backend calls and encode the answer; ragweave also runs Strawberry's HTTP view, a dozen "
-            "per-operation extension hooks (observability, error codes, authentication, cost and rate limits, call "
-            "counting, parser/validation caches), builds the context and its DataLoaders, and resolves 41 fields "
-            f"through graphql-core (profile, self time: {_shares(s)}). No single hot spot remains: 1.5x a "
-            "hand-written endpoint would need hot operations to bypass the GraphQL executor, a design change.")
+            "same two backend calls and encode the answer; ragweave also runs Strawberry's HTTP view, its "
+            "per-operation extension hooks (telemetry, error codes, authentication, cost and rate limits, call "
+            "counting, the document cache), builds the context, and executes 41 fields through graphql-core (plain "
+            f"leaf fields take a short path; profile, self time: {_shares(s)}). graphql-core's executor is the "
+            "largest part left: 1.5x a hand-written endpoint would need hot operations to skip it altogether (a plan "
+            "compiled per document), a design change.")
 
 
 def _b(s: dict) -> str:
@@ -87,12 +88,14 @@ def _c(s: dict) -> str:
 
 
 def _d(s: dict) -> str:
-    rw = _row(s, "ragweave")
+    rw, rest = _row(s, "ragweave"), next((r for n, r in s.get("rows", {}).items() if n.startswith("rest")), {})
     return (f"Nothing queues at concurrency 1, so p50 {_n(rw.get('p50_ms'))} ms is the injected sleeps as actually "
             f"slept ({_n(rw.get('actual_sleep_ms_per_op'))} ms for 50 requested: event-loop timer granularity), plus "
             f"the server's CPU for the op ({_n(rw.get('server_cpu_ms_per_op'))} ms), plus the load generator's own "
             f"request handling ({_n(rw.get('client_cpu_ms_per_op'))} ms of httpx CPU per request, on the same cores). "
-            "2 ms over the backend path needs the op at about 1 ms of server CPU and a cheaper client.")
+            f"The plain REST endpoint, measured the same way, is {_n(rest.get('overhead_p50_ms'))} ms over its own "
+            "path: that is the floor of this setup (HTTP on both sides, timer overshoot, the client's CPU), so 2 ms "
+            "needs a cheaper client as well as a cheaper op.")
 
 
 def _e(s: dict) -> str:
@@ -108,8 +111,17 @@ def _e(s: dict) -> str:
             f"already use {used * (one.get('ops_per_s') or 0) / 1000:.2f} cores at {_n(one.get('ops_per_s'), 0)} "
             f"ops/s, and other work took {_n(one.get('other_busy_cores'), 2)}-{_n(two.get('other_busy_cores'), 2)} "
             f"cores. The plain REST server scales {rest}x on the same machine: the load generator saturates first. "
-            "A second worker can only help when a core is idle; measuring 1.7x needs the load generator on other "
-            "cores than the server's (a second machine, or a larger one with CPU pinning)." + skew)
+            f"With s ms of server and c ms of load-generator CPU per op, 2 cores allow at most 2000/(s+c) ops/s "
+            f"whatever the worker count: {_bound(one, two)} the 1-worker rate here. Since 1 worker already runs near "
+            "1000/s, 1.7x needs c under 18% of s, i.e. the load generator on other cores than the server's (a "
+            "second machine, or a larger one with CPU pinning)." + skew)
+
+
+def _bound(one: dict, two: dict) -> str:
+    server, client, rate = two.get("server_cpu_ms_per_op"), two.get("client_cpu_ms_per_op"), one.get("ops_per_s")
+    if not (server and client and rate):
+        return "?"
+    return f"{2000 / (server + client):.0f} ops/s, {2000 / (server + client) / rate:.2f}x"
 
 
 def _f(s: dict) -> str:

@@ -106,12 +106,12 @@ def _scenario(s: dict) -> list[str]:
     return lines
 
 
-def render(results: dict) -> str:
+def render(results: dict, data_file: str = "perf/results.json") -> str:
     m = results["meta"]
     pkgs = ", ".join(f"{k} {v}" for k, v in m["packages"].items() if v)
     lines = [
         "# ragweave perf results", "",
-        f"Reproduce: `{m['command']}` (generated file; perf/results.json has every repetition).", "",
+        f"Reproduce: `{m['command']}` (generated file; {data_file} has every repetition).", "",
         f"Mode **{m['mode']}**, commit `{m['git_commit'][:12]}` ({m['git_dirty_files']} uncommitted paths), "
         f"{m['date_utc']}, Python {m['python']}, {m['cpu_count']} CPUs, uvicorn {m['uvicorn_loop_http']}. "
         f"Load average at start {_load(m['loadavg_start'])}, at end {_load(m.get('loadavg_end'))}; run took "

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import traceback
+from pathlib import Path
 
 from perf import procs, profile, report, scenarios, streams
 from perf.bench import FULL, QUERY, QUICK, Bench, gql
@@ -26,6 +27,7 @@ SCENARIOS = [
     ("d", scenarios.gateway_overhead), ("e", scenarios.workers_scale), ("f", scenarios.embedded_scale),
     ("g", scenarios.chat_over_llm), ("h", scenarios.streams_over_llm),
 ]
+PERF = procs.ROOT / "perf"
 PACKAGES = ["strawberry-graphql", "graphql-core", "starlette", "uvicorn", "uvloop", "httptools", "httpx",
             "aiodataloader", "openai", "qdrant-edge-py", "numpy", "py-spy"]
 
@@ -41,15 +43,23 @@ def fleet_spec(openai_url: str, streams_url: str) -> dict[str, dict]:
         "rw1": {"app": "ragweave"}, "rest1": {"app": "rest"}, "naive1": {"app": "naive"},
         "noload1": {"app": "noloaders"}, "rwdebug1": {"app": "ragweave", "debug": True},
         "rw2": {"app": "ragweave", "workers": 2}, "rest2": {"app": "rest", "workers": 2},
-        "rw2lat": {"app": "ragweave", "workers": 2, **latency},
+        "rw2lat": {"app": "ragweave", "workers": 2, **latency}, "rest1lat": {"app": "rest", **latency},
         "chat2": {"app": "ragweave", "workers": 2, "extra_env": chat_env},
         "stream1": {"app": "ragweave", "extra_env": {"OPENAI_BASE_URL": streams_url, "OPENAI_API_KEY": "perf"}},
     }
 
 
-def start_fleet(data_dir: str, openai_url: str, streams_url: str) -> dict[str, procs.Server]:
+# the servers each scenario measures ("openai" and "openai-streams" are the LLM test servers chat2 and stream1 call)
+SERVERS_OF = {"a": ["rw1", "rest1"], "b": ["rw1", "naive1", "noload1", "rwdebug1"], "c": ["rw2lat"],
+              "d": ["rw2lat", "rest1lat"], "e": ["rw1", "rw2", "rest1", "rest2"], "f": [],
+              "g": ["chat2", "openai"], "h": ["stream1", "openai-streams"]}
+
+
+def start_fleet(data_dir: str, openai_url: str, streams_url: str, names: set[str]) -> dict[str, procs.Server]:
     fleet = {}
     for name, spec in fleet_spec(openai_url, streams_url).items():
+        if name not in names:
+            continue
         env = {"RAGWEAVE_DATA_DIR": data_dir, **UNLIMITED, **spec.pop("extra_env", {})}
         fleet[name] = procs.start_fake_server(name, spec.pop("app"), extra_env=env, **spec)
     for server in fleet.values():
@@ -119,23 +129,28 @@ def run(args: argparse.Namespace) -> dict:
     shutil.rmtree(data_dir, ignore_errors=True)
     _, api_key = KeyStore(data_dir / "keys.json").create("default", "reader")
     streams.nofile_at_least(4096)  # (h): ~1,000 sockets in ragweave and in its upstream; the children inherit it
+    chosen = [(sid, scenario) for sid, scenario in SCENARIOS if not args.only or sid in args.only.split(",")]
+    names = {name for sid, _ in chosen if sid != "f" or mode.embedded for name in SERVERS_OF[sid]}
+    print(f"[perf] starting servers ({mode.name}): {', '.join(sorted(names))}", flush=True)
     openai_port, streams_port = procs.free_port(), procs.free_port()
-    openai = procs.spawn("openai", ["-m", "perf.openai_process", "--port", str(openai_port), "--latency", "0.3"])
-    upstream = procs.spawn("openai-streams", [
-        "-m", "perf.openai_process", "--port", str(streams_port), "--latency", "0",
-        "--first-token", str(streams.FIRST_TOKEN_S), "--chunk-delay", str(streams.CHUNK_DELAY_S)])
-    print(f"[perf] starting servers ({mode.name})", flush=True)
-    fleet = start_fleet(str(data_dir), f"http://127.0.0.1:{openai_port}/v1", f"http://127.0.0.1:{streams_port}/v1")
-    procs.wait_ready(openai, f"http://127.0.0.1:{openai_port}/v1/models")
-    procs.wait_ready(upstream, f"http://127.0.0.1:{streams_port}/v1/models")
-    fleet["openai"] = procs.Server("openai", openai, openai_port)
-    fleet["openai-streams"] = procs.Server("openai-streams", upstream, streams_port)
+    upstreams = {
+        "openai": (openai_port, ["--latency", "0.3"]),
+        "openai-streams": (streams_port, ["--latency", "0", "--first-token", str(streams.FIRST_TOKEN_S),
+                                          "--chunk-delay", str(streams.CHUNK_DELAY_S)]),
+    }
+    started_upstreams = {
+        name: procs.spawn(name, ["-m", "perf.openai_process", "--port", str(port), *options])
+        for name, (port, options) in upstreams.items() if name in names
+    }
+    fleet = start_fleet(str(data_dir), f"http://127.0.0.1:{openai_port}/v1", f"http://127.0.0.1:{streams_port}/v1",
+                        names)
+    for name, proc in started_upstreams.items():
+        port = upstreams[name][0]
+        procs.wait_ready(proc, f"http://127.0.0.1:{port}/v1/models")
+        fleet[name] = procs.Server(name, proc, port)
     results["meta"]["startup_s"] = round(time.monotonic() - started, 1)
     bench = Bench(mode, api_key)
-    only = set(args.only.split(",")) if args.only else None
-    for sid, scenario in SCENARIOS:
-        if only and sid not in only:
-            continue
+    for sid, scenario in chosen:
         if sid == "f" and not mode.embedded:
             results["scenarios"].append({"id": "f", "title": "Embedded scale (qdrant-edge, 100k chunks)",
                                          "skipped": "runs only with --full", "checks": []})
@@ -163,31 +178,41 @@ def run(args: argparse.Namespace) -> dict:
     return results
 
 
+def outputs(args: argparse.Namespace) -> tuple[Path, Path]:
+    """Where a run's results go: the full record in perf/, a quick run beside it under its own name, a run of
+    some scenarios (--only) in perf/out/ (git-ignored), so neither overwrites the full record."""
+    if args.only:
+        return procs.OUT / "results-partial.json", procs.OUT / "RESULTS-partial.md"
+    if args.quick:
+        return PERF / "results-quick.json", PERF / "RESULTS-quick.md"
+    return PERF / "results.json", PERF / "RESULTS.md"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="perf/run", description=__doc__)
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--quick", action="store_true", help="development run, under ~3 minutes")
     group.add_argument("--full", action="store_true", help="the record: more requests, 5 repetitions, (f)")
-    group.add_argument("--render", action="store_true", help="only rewrite RESULTS.md from results.json")
-    parser.add_argument("--only", help="comma-separated scenario ids, e.g. a,b (results go to perf/out/, not the "
-                                       "record)")
+    group.add_argument("--render", action="store_true", help="only rewrite RESULTS*.md from results*.json")
+    parser.add_argument("--only", help="scenario ids, e.g. a,b: only their servers start; results go to perf/out/")
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy profiles of missed targets")
     args = parser.parse_args()
     if args.render:
-        results = json.loads((procs.ROOT / "perf" / "results.json").read_text())
-        (procs.ROOT / "perf" / "RESULTS.md").write_text(report.render(results))
+        for data, page in [(PERF / "results.json", PERF / "RESULTS.md"),
+                           (PERF / "results-quick.json", PERF / "RESULTS-quick.md")]:
+            if data.exists():
+                page.write_text(report.render(json.loads(data.read_text()), f"perf/{data.name}"))
         return 0
     try:
         results = run(args)
     finally:
         procs.stop_all()
-    folder, suffix = procs.ROOT / "perf", ""
-    if args.only:  # a subset is not the record: perf/RESULTS.md keeps every scenario of the last whole run
-        folder, suffix = procs.OUT, "-only-" + args.only.replace(",", "")
-    md, raw = folder / f"RESULTS{suffix}.md", folder / f"results{suffix}.json"
-    raw.write_text(json.dumps(results, indent=1) + "\n")
-    md.write_text(report.render(results))
-    print(f"[perf] wrote {md.relative_to(procs.ROOT)} and {raw.name} in {results['meta']['duration_s']}s", flush=True)
+    data, page = outputs(args)
+    procs.OUT.mkdir(parents=True, exist_ok=True)
+    data.write_text(json.dumps(results, indent=1) + "\n")
+    page.write_text(report.render(results, str(data.relative_to(procs.ROOT))))
+    where = f"{page.relative_to(procs.ROOT)} and {data.relative_to(procs.ROOT)}"
+    print(f"[perf] wrote {where} in {results['meta']['duration_s']}s", flush=True)
     failed = [s["id"] for s in results["scenarios"] if "error" in s]
     return 1 if failed else 0
 

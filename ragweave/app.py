@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
+import orjson
 from cross_web import HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -78,14 +80,26 @@ class GraphQLView(PersistedQueriesMixin, GraphQL[Context, None]):
         return HTMLResponse(graphiql_html("/graphql"))
 
     def decode_json(self, data: str | bytes) -> object:
-        """A body (or `variables`) that is valid JSON but not an object or a batch is a client error, not a crash."""
+        """A body (or `variables`) that is valid JSON but not an object or a batch is a client error, not a crash.
+        orjson first; what it refuses (malformed JSON, but also NaN, integers over 64 bits, lone surrogates, deep
+        nesting) gets the standard library's answer, so accepted bodies and error messages stay the same."""
         try:
-            value = super().decode_json(data)
-        except RecursionError:
-            raise HTTPException(400, "the request body is nested too deeply") from None
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            try:
+                value = super().decode_json(data)
+            except RecursionError:
+                raise HTTPException(400, "the request body is nested too deeply") from None
         if not isinstance(value, dict | list):
             raise HTTPException(400, "the request body must be a JSON object")
         return value
+
+    def encode_json(self, data: object) -> str:
+        """A str, not orjson's bytes: Strawberry sends bytes over a WebSocket as binary frames."""
+        try:
+            return orjson.dumps(data).decode()
+        except orjson.JSONEncodeError:  # e.g. an integer over 64 bits in a JSON scalar
+            return json.dumps(data, separators=(",", ":"))
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
@@ -55,19 +56,51 @@ def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> 
 
 
 class Loaders:
+    """Each loader is built on first use: most operations touch one or two of them."""
+
     def __init__(self, ds: Datasources, tenant: str) -> None:
         self.ds = ds
         self.tenant = tenant
-        self.embedding = _observed("embedding", self._embed)
-        self.search = _observed("search", self._search)
-        self.chunk = _observed("chunk", self._chunks)
-        self.document = _observed("document", self._documents)
-        self.document_chunks = _observed("document_chunks", self._document_chunks)
-        self.chunk_entities = _observed("chunk_entities", self._chunk_entities)
-        self.entity = _observed("entity", self._entities)
-        self.neighbors = _observed("neighbors", self._neighbors)
-        self.relations = _observed("relations", self._relations)
-        self.mentions = _observed("mentions", self._mentions)
+
+    @cached_property
+    def embedding(self) -> DataLoader:
+        return _observed("embedding", self._embed)
+
+    @cached_property
+    def search(self) -> DataLoader:
+        return _observed("search", self._search)
+
+    @cached_property
+    def chunk(self) -> DataLoader:
+        return _observed("chunk", self._chunks)
+
+    @cached_property
+    def document(self) -> DataLoader:
+        return _observed("document", self._documents)
+
+    @cached_property
+    def document_chunks(self) -> DataLoader:
+        return _observed("document_chunks", self._document_chunks)
+
+    @cached_property
+    def chunk_entities(self) -> DataLoader:
+        return _observed("chunk_entities", self._chunk_entities)
+
+    @cached_property
+    def entity(self) -> DataLoader:
+        return _observed("entity", self._entities)
+
+    @cached_property
+    def neighbors(self) -> DataLoader:
+        return _observed("neighbors", self._neighbors)
+
+    @cached_property
+    def relations(self) -> DataLoader:
+        return _observed("relations", self._relations)
+
+    @cached_property
+    def mentions(self) -> DataLoader:
+        return _observed("mentions", self._mentions)
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
         return await self.ds.embedder.embed_many(texts)

@@ -278,8 +278,9 @@ class PersistedQueriesMixin:
     graphql_ws_handler_class = PersistedWSHandler
 
     def should_render_graphql_ide(self, request: Any) -> bool:
-        # a GET by hash has no `query` parameter, like a browser asking for the IDE
-        return request.query_params.get("extensions") is None and super().should_render_graphql_ide(request)  # type: ignore[misc]
+        # a GET by hash has no `query` parameter, like a browser asking for the IDE; Strawberry's check first, as
+        # it refuses a POST before the query string is parsed
+        return super().should_render_graphql_ide(request) and request.query_params.get("extensions") is None  # type: ignore[misc]
 
     async def execute_single(
         self, request: Any, request_adapter: Any, sub_response: Any, context: Any, root_value: Any,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -81,16 +82,17 @@ async def test_a_cancelled_graph_stage_leaves_the_request_loaders_usable(datasou
     assert len(hits) == 3 and any(h["chunk"]["entities"] for h in hits)
 
 
-async def test_repeated_operations_hit_the_validation_cache(datasources, tenant):
-    from strawberry.extensions.validation_cache import _get_validate_cache
+async def test_repeated_operations_are_parsed_and_validated_once(datasources, tenant, monkeypatch):
+    from ragweave.schema import documents
 
-    cache = _get_validate_cache(256)
-    await execute(datasources, "{ version whoami { tenant } }", tenant=tenant)
-    before = cache.cache_info()
-    for _ in range(3):
-        await execute(datasources, "{ version whoami { tenant } }", tenant=tenant)
-    after = cache.cache_info()
-    assert after.hits - before.hits == 3 and after.misses == before.misses
+    calls: list[str] = []
+    for name in ("parse", "validate_document"):
+        real = getattr(documents, name)
+        monkeypatch.setattr(documents, name, lambda *a, _r=real, _n=name, **k: calls.append(_n) or _r(*a, **k))
+    query = f"{{ version whoami {{ tenant }} }} # {uuid.uuid4()}"  # a text the shared schema has not seen
+    for _ in range(4):
+        (await execute(datasources, query, tenant=tenant)).ok()
+    assert calls == ["parse", "validate_document"]
 
 
 async def test_an_operation_costing_more_than_the_burst_needs_and_drains_a_full_bucket():

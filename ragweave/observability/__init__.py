@@ -73,7 +73,7 @@ def error_code(error: BaseException) -> str:
 
 def error_codes(ec: ExecutionContext, failure: BaseException | None = None) -> list[str]:
     """The codes of the operation's errors; `failure` is what went through the hook instead of a result (a
-    syntax error raised by ParserCache, an AppError raised by another extension, a request Strawberry refuses
+    syntax error raised by the document cache, an AppError raised by another extension, a request Strawberry refuses
     with HTTP 400). Cancellation is no error."""
     from strawberry.exceptions import MissingQueryError
     from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
@@ -93,8 +93,10 @@ class CallTally:
     def __init__(self, ec: ExecutionContext) -> None:
         self.ec = ec
         self.log = self._find()
-        self.calls = Counter(self.log.calls) if self.log is not None else Counter()
-        self.millis = Counter(self.log.millis) if self.log is not None else Counter()
+        # an HTTP request's log starts empty: nothing to copy, and the delta is the log itself
+        started = self.log is not None and self.log.calls
+        self.calls = Counter(self.log.calls) if started else None
+        self.millis = Counter(self.log.millis) if started else None
 
     def _find(self) -> CallLog | None:
         from ragweave.datasources.calls import current_call_log  # lazily: calls.py imports the tracing module
@@ -102,9 +104,13 @@ class CallTally:
         return getattr(self.ec.context, "call_log", None) or current_call_log.get()
 
     def delta(self) -> tuple[Counter[str], Counter[str]]:
+        """The calls and milliseconds since the start (the log's own counters when it started empty: read them,
+        do not change them)."""
         log = self.log or self._find()
         if log is None:
             return Counter(), Counter()
+        if self.calls is None or self.millis is None:
+            return log.calls, log.millis
         return Counter(log.calls) - self.calls, Counter(log.millis) - self.millis
 
 

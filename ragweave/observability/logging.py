@@ -69,6 +69,9 @@ class OperationLogExtension(SchemaExtension):
             self.execution_context = execution_context
 
     def on_operation(self) -> Iterator[None]:
+        if not log.isEnabledFor(logging.INFO):  # nothing to log: no bookkeeping either
+            yield
+            return
         ec = self.execution_context
         tally = CallTally(ec)
         started = time.perf_counter()
@@ -79,8 +82,7 @@ class OperationLogExtension(SchemaExtension):
             failure = exc
             raise
         finally:
-            if log.isEnabledFor(logging.INFO):
-                self._log(ec, tally, (time.perf_counter() - started) * 1000, failure)
+            self._log(ec, tally, (time.perf_counter() - started) * 1000, failure)
 
     def _log(self, ec: ExecutionContext, tally: CallTally, elapsed_ms: float, failure: BaseException | None) -> None:
         calls, _ = tally.delta()

@@ -21,6 +21,7 @@ import hmac
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextvars import ContextVar
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -96,24 +97,34 @@ class Metrics:
         self._operations = BoundedLabel(max_operations)
         self._codes = BoundedLabel(100)
         self._small = BoundedLabel(100)  # loaders, providers, models: set by configuration, bounded anyway
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
 
     def observe_operation(
         self, name: str | None, type_: str, seconds: float, codes: Sequence[str],
         calls: Mapping[str, int], millis: Mapping[str, float], *, admit: bool,
     ) -> None:
         label = self._operations(name, admit=admit) if name else ANONYMOUS
-        self.requests.labels(label, type_).inc()
+        self._child(self.requests, label, type_).inc()
         if type_ != "subscription":
-            self.duration.labels(label, type_).observe(seconds)
+            self._child(self.duration, label, type_).observe(seconds)
         for code in codes:
-            self.errors.labels(self._codes(code)).inc()
+            self._child(self.errors, self._codes(code)).inc()
         for call, count in calls.items():
             backend, method = split_call(call)
-            self.backend_calls.labels(backend, method).inc(count)
-            self.backend_seconds.labels(backend, method).inc(millis.get(call, 0.0) / 1000)
+            self._child(self.backend_calls, backend, method).inc(count)
+            self._child(self.backend_seconds, backend, method).inc(millis.get(call, 0.0) / 1000)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, remembered: prometheus_client takes a lock and checks the names every time.
+        The label values are bounded (BoundedLabel and the fixed backend call names), and so is this cache."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def observe_batch(self, loader: str, size: int) -> None:
-        self.batch_size.labels(self._small(loader)).observe(size)
+        self._child(self.batch_size, self._small(loader)).observe(size)
 
     def observe_tokens(self, provider: str, model: str, prompt: int, completion: int) -> None:
         provider, model = self._small(provider), self._small(model)

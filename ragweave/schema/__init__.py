@@ -6,16 +6,10 @@ from collections.abc import Callable, Sequence
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.types import ExecutionContext
 
+from ragweave.schema.documents import DocumentCache, Documents
 from ragweave.schema.execution import Executor
 from ragweave.schema.extensions import (
     Authentication,
@@ -26,6 +20,7 @@ from ragweave.schema.extensions import (
     RequestDeadline,
     expected,
 )
+from ragweave.schema.hooks import HooksSchema
 from ragweave.schema.mutation import Mutation
 from ragweave.schema.query import Query
 from ragweave.schema.root_fields import root_field_limit
@@ -33,7 +28,7 @@ from ragweave.schema.subscription import Subscription
 from ragweave.settings import Settings
 
 
-class Schema(strawberry.Schema):
+class Schema(HooksSchema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """Strawberry logs every error at ERROR with its traceback and the query text around it: 3 KB of log per
         refused request, user text included. Errors with a code of their own are named in the operation log line
@@ -45,12 +40,13 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
     """`observability` (ragweave.observability.operation_extensions) goes first: it wraps the other extensions.
 
     The depth and alias rules are built once: each QueryDepthLimiter/MaxAliasesLimiter construction makes a new
-    rule class, and ValidationCache keys on the rules, so building them per request validated every request."""
+    rule class, and the document cache keys on the rules, so building them per request validated every request."""
     limit_rules = [
         *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
         root_field_limit(settings.max_root_fields),
     ]
+    documents = Documents(max_tokens=settings.max_tokens, extra_rules=limit_rules)
     return Schema(
         query=Query,
         mutation=Mutation,
@@ -63,9 +59,6 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
             CostLimits,
             RequestDeadline,
             ReportingDebugExtensions if settings.debug_extensions else DebugExtensions,
-            lambda: AddValidationRules(limit_rules),
-            lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
-            lambda: ParserCache(maxsize=256),
-            lambda: ValidationCache(maxsize=256),
+            lambda: DocumentCache(documents),
         ],
     )

@@ -54,7 +54,7 @@ def coded(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorCodes(SchemaExtension):
-    """Codes every error of an operation. Parse errors that ParserCache raises skip this hook; the HTTP
+    """Codes every error of an operation. Parse errors that the document cache raises skip this hook; the HTTP
     view's `process_result` codes those."""
 
     def on_operation(self) -> Iterator[None]:

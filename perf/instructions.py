@@ -1,0 +1,137 @@
+"""Instructions per request of one operation, in-process: `python -m perf.instructions [--op Small] [--app rest]`.
+
+The app is called as an ASGI callable over the fakes (no sockets, no uvicorn), under valgrind's callgrind with
+instrumentation switched on only around the timed requests (callgrind_control). Instruction counts do not depend
+on what else the machine runs, so two builds compare on a shared, loaded machine where CPU times swing by 30%:
+run it in each tree (e.g. a `git archive` of the base commit) and compare. Needs valgrind (Debian: valgrind).
+Without --callgrind it prints CPU milliseconds per request instead (noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from perf.bench import QUERY, gql
+
+
+def _request(app_kind: str, op: str, key: str) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
+    if app_kind == "rest":
+        body, path = json.dumps({"query": QUERY, "topK": 10}).encode(), "/search"
+    else:
+        body, path = gql(op, q=QUERY, k=10 if op == "Small" else 5).encode(), "/graphql"
+    headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode()), (b"authorization", f"Bearer {key}".encode())]
+    return path, body, headers
+
+
+async def _serve(app, state: dict, path: str, body: bytes, headers: list) -> bytes:
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "", "headers": headers,
+             "client": ("127.0.0.1", 5555), "server": ("127.0.0.1", 8000), "state": dict(state)}
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    chunks: list[bytes] = []
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # the request has no more body; a disconnect never comes
+        raise AssertionError
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    return b"".join(chunks)
+
+
+async def _run(args: argparse.Namespace) -> None:
+    os.environ.update({"RAGWEAVE_RATE_PER_S": str(10**9), "RAGWEAVE_RATE_BURST": str(10**9), "PERF_APP": args.app,
+                       "RAGWEAVE_DATA_DIR": tempfile.mkdtemp(prefix="perf-instructions-")})
+    from perf.serve_fakes import build_app
+    from ragweave.auth import KeyStore
+
+    _, key = KeyStore(Path(os.environ["RAGWEAVE_DATA_DIR"]) / "keys.json").create("default", "reader")
+    app, state, started = build_app(), {}, asyncio.Event()
+    startup = asyncio.Queue()
+    startup.put_nowait({"type": "lifespan.startup"})
+
+    async def lifespan_send(message: dict) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+
+    lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": state},
+                                       startup.get, lifespan_send))
+    await started.wait()
+    request = _request(args.app, args.op, key)
+    answer = await _serve(app, state, *request)
+    if b'"errors"' in answer or b'"error"' in answer:
+        raise SystemExit(f"the request failed: {answer[:300]!r}")
+    for _ in range(args.warmup):
+        await _serve(app, state, *request)
+    if args.callgrind:
+        _instrument("on")
+    started_cpu = time.process_time()
+    for _ in range(args.requests):
+        await _serve(app, state, *request)
+    cpu = time.process_time() - started_cpu
+    if args.callgrind:
+        _instrument("off")
+    else:
+        print(f"{args.app} {args.op}: {cpu * 1000 / args.requests:.3f} ms CPU per request")
+    lifespan.cancel()
+
+
+def _instrument(state: str) -> None:
+    """Blocks on purpose: nothing else should run while callgrind switches."""
+    subprocess.run(["callgrind_control", "-i", state, str(os.getpid())], check=True, capture_output=True)
+
+
+def _under_callgrind(args: argparse.Namespace) -> int:
+    if shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (apt-get install valgrind)")
+    with tempfile.TemporaryDirectory() as scratch:
+        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                   f"--callgrind-out-file={scratch}/callgrind.out", sys.executable, "-m", "perf.instructions",
+                   "--inside", "--app", args.app, "--op", args.op, "--requests", str(args.requests),
+                   "--warmup", str(args.warmup)]
+        done = subprocess.run(command, capture_output=True, text=True)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or not found:
+        raise SystemExit(f"callgrind failed ({done.returncode}): {done.stderr[-2000:]}")
+    print(f"{args.app} {args.op}: {int(found.group(1)) // args.requests} instructions per request")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m perf.instructions", description=__doc__)
+    parser.add_argument("--app", choices=["ragweave", "rest"], default="ragweave")
+    parser.add_argument("--op", default="Small", help="an operation of perf/operations.graphql (ragweave)")
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--cpu", action="store_true", help="CPU time per request instead of instructions")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)  # the process callgrind runs
+    args = parser.parse_args()
+    if not args.cpu and not args.inside:
+        return _under_callgrind(args)
+    args.callgrind = args.inside
+    try:
+        from uvloop import run
+    except ImportError:
+        run = asyncio.run
+    run(_run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,212 @@
+"""Strawberry's schema-extension hooks, run without building context managers on every operation.
+
+Strawberry's runner wraps, for each stage of each operation, every extension's hook in a contextlib context
+manager inside an (Async)ExitStack, after inspecting the hook's function. Here the inspection is done once per
+extension class and the hooks' generators are driven directly, with the same order and the same exception
+semantics: entered in list order, exited in reverse, the exception of the block thrown into each hook; a hook that
+suppresses it hides it from the hooks exited after it but, as in Strawberry, the block's exception still
+propagates; a hook that raises replaces it; a hook that raises on entry leaves the ones entered before it unexited.
+`on_stream_result` keeps Strawberry's own implementation.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from asyncio import iscoroutinefunction
+from collections.abc import Callable
+from enum import Enum
+from functools import cache
+from typing import Any
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.runner import SchemaExtensionsRunner
+from strawberry.types import ExecutionContext
+
+
+class _Kind(Enum):
+    GENERATOR = "generator"
+    ASYNC_GENERATOR = "async generator"
+    FUNCTION = "function"
+    COROUTINE = "coroutine"
+
+
+@cache
+def _hook(cls: type[SchemaExtension], name: str) -> tuple[Callable[..., Any], _Kind] | None:
+    function = getattr(cls, name)
+    if function is getattr(SchemaExtension, name):
+        return None
+    if inspect.isgeneratorfunction(function):
+        return function, _Kind.GENERATOR
+    if inspect.isasyncgenfunction(function):
+        return function, _Kind.ASYNC_GENERATOR
+    if not callable(function):
+        raise ValueError(f"Hook {name} on {cls} must be callable, received {function!r}")
+    return function, _Kind.COROUTINE if iscoroutinefunction(function) else _Kind.FUNCTION
+
+
+class _Stage:
+    __slots__ = ("entered", "hooks", "name")
+
+    def __init__(self, extensions: list[SchemaExtension], name: str) -> None:
+        self.name = name
+        self.hooks = [(e, *hook) for e in extensions if (hook := _hook(type(e), name)) is not None]
+        self.entered: list[tuple[Any, _Kind]] = []
+
+    async def __aenter__(self) -> None:
+        for extension, function, kind in self.hooks:
+            if kind is _Kind.GENERATOR:
+                generator = function(extension)
+                _enter(generator)
+                self.entered.append((generator, kind))
+            elif kind is _Kind.ASYNC_GENERATOR:
+                generator = function(extension)
+                try:
+                    await generator.__anext__()
+                except StopAsyncIteration:
+                    raise RuntimeError("generator didn't yield") from None
+                self.entered.append((generator, kind))
+            elif kind is _Kind.COROUTINE:
+                await function(extension)
+            else:
+                function(extension)
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        frame_exc, current, pending = sys.exception(), exc, None
+        while self.entered:
+            generator, kind = self.entered.pop()
+            try:
+                if kind is _Kind.GENERATOR:
+                    done = _exit(generator, current)
+                else:
+                    done = await _exit_async(generator, current)
+                if done:
+                    current = pending = None
+            except BaseException as raised:
+                _fix_context(raised, current, frame_exc)
+                current = pending = raised
+        if pending is not None:
+            _raise(pending)
+        return False
+
+    def __enter__(self) -> None:
+        for extension, function, kind in self.hooks:
+            if kind in (_Kind.ASYNC_GENERATOR, _Kind.COROUTINE):
+                raise RuntimeError(f"SchemaExtension hook {extension}.{self.name} failed to complete synchronously.")
+            if kind is _Kind.GENERATOR:
+                generator = function(extension)
+                _enter(generator)
+                self.entered.append((generator, kind))
+            else:
+                function(extension)
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> bool:
+        frame_exc, current, pending = sys.exception(), exc, None
+        while self.entered:
+            generator, _ = self.entered.pop()
+            try:
+                if _exit(generator, current):
+                    current = pending = None
+            except BaseException as raised:
+                _fix_context(raised, current, frame_exc)
+                current = pending = raised
+        if pending is not None:
+            _raise(pending)
+        return False
+
+
+def _fix_context(new: BaseException, old: BaseException | None, frame_exc: BaseException | None) -> None:
+    """ExitStack's: chain `new` to the exception the previous hook left, not to the one being handled."""
+    while True:
+        context = new.__context__
+        if context is None or context is old:
+            return
+        if context is frame_exc:
+            break
+        new = context
+    new.__context__ = old
+
+
+def _raise(exc: BaseException) -> None:
+    context = exc.__context__
+    try:
+        raise exc
+    except BaseException:
+        exc.__context__ = context  # a bare raise here would chain it to the exception being handled
+        raise
+
+
+def _enter(generator: Any) -> None:
+    try:
+        next(generator)
+    except StopIteration:
+        raise RuntimeError("generator didn't yield") from None
+
+
+def _exit(generator: Any, exc: BaseException | None) -> bool:
+    """contextlib's `_GeneratorContextManager.__exit__`: True when the hook suppressed `exc`."""
+    if exc is None:
+        try:
+            next(generator)
+        except StopIteration:
+            return False
+        raise RuntimeError("generator didn't stop")
+    try:
+        generator.throw(exc)
+    except StopIteration as stop:
+        return stop is not exc
+    except RuntimeError as raised:
+        if raised is exc or (isinstance(exc, StopIteration) and raised.__cause__ is exc):
+            return False
+        raise
+    except BaseException as raised:
+        if raised is not exc:
+            raise
+        return False
+    raise RuntimeError("generator didn't stop after throw()")
+
+
+async def _exit_async(generator: Any, exc: BaseException | None) -> bool:
+    if exc is None:
+        try:
+            await generator.__anext__()
+        except StopAsyncIteration:
+            return False
+        raise RuntimeError("generator didn't stop")
+    try:
+        await generator.athrow(exc)
+    except StopAsyncIteration as stop:
+        return stop is not exc
+    except RuntimeError as raised:
+        if raised is exc or (isinstance(exc, (StopIteration, StopAsyncIteration)) and raised.__cause__ is exc):
+            return False
+        raise
+    except BaseException as raised:
+        if raised is not exc:
+            raise
+        return False
+    raise RuntimeError("generator didn't stop after athrow()")
+
+
+class HooksRunner(SchemaExtensionsRunner):
+    def operation(self) -> Any:
+        return _Stage(self.extensions, "on_operation")
+
+    def parsing(self) -> Any:
+        return _Stage(self.extensions, "on_parse")
+
+    def validation(self) -> Any:
+        return _Stage(self.extensions, "on_validate")
+
+    def executing(self) -> Any:
+        return _Stage(self.extensions, "on_execute")
+
+
+class HooksSchema(strawberry.Schema):
+    """A Strawberry schema whose extension hooks run through `HooksRunner`."""
+
+    def create_extensions_runner(
+        self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
+    ) -> SchemaExtensionsRunner:
+        return HooksRunner(execution_context=execution_context, extensions=extensions)
