@@ -28,6 +28,8 @@ CASES = [
     ("{ chunk(id: \"doc-001#0\") { id text index documentId metadata document { id title } } }", None, None),
     ("{ chunk(id: \"nope\") { id } entity(id: \"nope\") { name } }", None, None),
     ("{ search(query: \"\", topK: 3) { score } }", None, None),  # an error at the root: data is null
+    # an error below plain object fields, propagated up through them
+    ("{ search(query: \"x\", topK: 2) { chunk { id entities { name neighbors(hops: 9) { id } } } } }", None, None),
     ("{ entity(id: \"ent-001\") { name type neighbors(hops: 9) { id } relations { type } } }", None, None),
 ]
 
