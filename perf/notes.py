@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+from ragweave.settings import Settings
+
 C64 = "ragweave, RAGWEAVE_PROVIDER_CONCURRENCY=64"
 METHOD = """How: each server is its own process on 127.0.0.1 (uvicorn, `perf/serve_fakes.py`) over the in-memory
 fakes of `perf/fakes.py` (deterministic corpus: 1000 chunks of ~800 characters in 100 documents, 300 entities,
@@ -138,8 +142,10 @@ def _g(s: dict) -> str:
     rw = _row(s, "ragweave")
     fx = _row(s, C64)
     cpu = [rw.get(k) for k in ("server_cpu_ms_per_op", "upstream_cpu_ms_per_op", "client_cpu_ms_per_op")]
-    return (f"Two limits. The provider semaphore (RAGWEAVE_PROVIDER_CONCURRENCY, default 16 per worker) allows 2 x 16 "
-            f"calls in flight: at most {round(2 * 16 / 0.3)} ops/s at 300 ms whatever the CPU. And CPU: ragweave "
+    permits = next(f.default for f in dataclasses.fields(Settings) if f.name == "provider_concurrency")
+    return (f"Two limits. The provider semaphore (RAGWEAVE_PROVIDER_CONCURRENCY, default {permits} per worker) allows "
+            f"2 x {permits} calls in flight: at most {round(2 * permits / 0.3)} ops/s at 300 ms whatever the CPU. And "
+            "CPU: ragweave "
             f"{_n(rw.get('server_cpu_ms_per_op'))} ms, the LLM test server {_n(rw.get('upstream_cpu_ms_per_op'))} ms "
             f"and the load generator {_n(rw.get('client_cpu_ms_per_op'))} ms per op cap 2 cores at about "
             f"{_ceiling(*cpu)} ops/s (other load: {_n(rw.get('other_busy_cores'), 2)} cores). With 64 permits per "
