@@ -111,17 +111,18 @@ def _e(s: dict) -> str:
             f"already use {used * (one.get('ops_per_s') or 0) / 1000:.2f} cores at {_n(one.get('ops_per_s'), 0)} "
             f"ops/s, and other work took {_n(one.get('other_busy_cores'), 2)}-{_n(two.get('other_busy_cores'), 2)} "
             f"cores. The plain REST server scales {rest}x on the same machine: the load generator saturates first. "
-            f"With s ms of server and c ms of load-generator CPU per op, 2 cores allow at most 2000/(s+c) ops/s "
-            f"whatever the worker count: {_bound(one, two)} the 1-worker rate here. Since 1 worker already runs near "
-            "1000/s, 1.7x needs c under 18% of s, i.e. the load generator on other cores than the server's (a "
-            "second machine, or a larger one with CPU pinning)." + skew)
+            f"With s ms of server and c ms of load-generator CPU per op, the 2 cores less the other work allow at "
+            f"most (2 - other) x 1000/(s+c) ops/s whatever the worker count: {_bound(one, two)} the 1-worker rate "
+            "here. On an idle machine, where 1 worker runs near 1000/s, 1.7x needs c under 18% of s, i.e. the load "
+            "generator on other cores than the server's (a second machine, or a larger one with CPU pinning)." + skew)
 
 
 def _bound(one: dict, two: dict) -> str:
     server, client, rate = two.get("server_cpu_ms_per_op"), two.get("client_cpu_ms_per_op"), one.get("ops_per_s")
     if not (server and client and rate):
         return "?"
-    return f"{2000 / (server + client):.0f} ops/s, {2000 / (server + client) / rate:.2f}x"
+    ceiling = (2 - (two.get("other_busy_cores") or 0)) * 1000 / (server + client)
+    return f"{ceiling:.0f} ops/s, {ceiling / rate:.2f}x"
 
 
 def _f(s: dict) -> str:

@@ -7,7 +7,9 @@ vector hit or graph row, `hops` for neighbourhoods, a flat 200 per LLM call, per
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 from graphql import (
@@ -15,11 +17,15 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
+    GraphQLField,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
+    Node,
     OperationDefinitionNode,
     SelectionSetNode,
+    VariableNode,
     get_named_type,
     get_nullable_type,
     is_list_type,
@@ -59,56 +65,129 @@ def _width(args: Mapping[str, Any]) -> int:
     return int(args.get("topK") or args.get("first") or args.get("topN") or DEFAULT_WIDTH)
 
 
-class CostCalculator:
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """One field of the operation, fragments expanded. `cost` is its whole cost when neither it nor anything below
+    it uses a variable; else its own arguments are read per request (`args` is set when they use none)."""
+
+    name: str
+    definition: GraphQLField
+    node: FieldNode
+    args: dict[str, Any] | None
+    is_list: bool
+    below: tuple[tuple[_Field, ...], ...]  # the selection for each type the field can return
+    cost: int | None = None
+
+
+def _uses_variables(value: object) -> bool:
+    if isinstance(value, VariableNode):
+        return True
+    if isinstance(value, Node):
+        return any(_uses_variables(getattr(value, key)) for key in value.keys if key != "loc")
+    return isinstance(value, tuple | list) and any(map(_uses_variables, value))
+
+
+class _Planner:
     def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
         self.schema = schema
-        self.variables: VariableValues | None = None
         self.fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
 
-    def operation(self, operation: OperationDefinitionNode, variables: Mapping[str, Any] | None) -> int:
-        coerced = get_variable_values(self.schema, operation.variable_definitions or (), dict(variables or {}))
-        if not isinstance(coerced, VariableValues):
-            return 0  # invalid variables: execution reports them
-        self.variables = coerced
-        root = self.schema.get_root_type(operation.operation)
-        return self._selection(root, operation.selection_set, set()) if root else 0
-
-    def _selection(self, parent: GraphQLObjectType, selection_set: SelectionSetNode | None, seen: set[str]) -> int:
-        total = 0
+    def selection(self, parent: GraphQLObjectType, selection_set: SelectionSetNode | None,
+                  seen: frozenset[str]) -> tuple[_Field, ...]:
+        fields: list[_Field] = []
         for node in selection_set.selections if selection_set else ():
             if isinstance(node, FieldNode):
-                total += self._field(parent, node, seen)
+                fields.extend(self.field(parent, node, seen))
             elif isinstance(node, InlineFragmentNode):
                 target = self.schema.get_type(node.type_condition.name.value) if node.type_condition else parent
-                total += self._selection(target if isinstance(target, GraphQLObjectType) else parent,
-                                         node.selection_set, seen)
+                fields.extend(self.selection(target if isinstance(target, GraphQLObjectType) else parent,
+                                             node.selection_set, seen))
             elif isinstance(node, FragmentSpreadNode) and node.name.value not in seen:
                 fragment = self.fragments.get(node.name.value)
                 if fragment is not None:
                     target = self.schema.get_type(fragment.type_condition.name.value)
-                    total += self._selection(target if isinstance(target, GraphQLObjectType) else parent,
-                                             fragment.selection_set, seen | {node.name.value})
-        return total
+                    fields.extend(self.selection(target if isinstance(target, GraphQLObjectType) else parent,
+                                                 fragment.selection_set, seen | {node.name.value}))
+        return tuple(fields)
 
-    def _field(self, parent: GraphQLObjectType, node: FieldNode, seen: set[str]) -> int:
+    def field(self, parent: GraphQLObjectType, node: FieldNode, seen: frozenset[str]) -> list[_Field]:
         definition = parent.fields.get(node.name.value)
         if definition is None:
-            return 0
-        args = get_argument_values(definition, node, self.variables)
+            return []
+        args = None
+        if not any(_uses_variables(a) for a in node.arguments or ()):
+            try:
+                args = get_argument_values(definition, node)
+            except GraphQLError:
+                pass  # raised again, per request, where the uncached computation raised it
         named = get_named_type(definition.type)
-        below = 0
+        below: tuple[tuple[_Field, ...], ...] = ()
         if node.selection_set is not None:
             types = [named] if isinstance(named, GraphQLObjectType) else list(getattr(named, "types", []))
-            below = max((self._selection(t, node.selection_set, seen) for t in types), default=0)
-        width = _width(args) if is_list_type(get_nullable_type(definition.type)) else 1
-        return _own_cost(node.name.value, args) + width * below
+            below = tuple(self.selection(t, node.selection_set, seen) for t in types)
+        is_list = is_list_type(get_nullable_type(definition.type))
+        field = _Field(node.name.value, definition, node, args, is_list, below)
+        if args is not None and all(f.cost is not None for selection in below for f in selection):
+            field = replace(field, cost=_cost(field, None))
+        return [field]
+
+
+def _cost(field: _Field, variables: VariableValues | None) -> int:
+    if field.cost is not None:
+        return field.cost
+    args = field.args if field.args is not None else get_argument_values(field.definition, field.node, variables)
+    below = max((sum(_cost(f, variables) for f in selection) for selection in field.below), default=0)
+    return _own_cost(field.name, args) + (_width(args) if field.is_list else 1) * below
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    schema: GraphQLSchema
+    document: DocumentNode
+    operation: OperationDefinitionNode | None
+    fields: tuple[_Field, ...]
+
+
+class _Plans:
+    """The plans of the last `maxsize` (document, operation name) pairs. Keyed by the document's identity: the
+    parse cache hands out one DocumentNode per query text, and hashing a DocumentNode walks the whole tree."""
+
+    def __init__(self, maxsize: int = 256) -> None:
+        self.maxsize = maxsize
+        self._plans: OrderedDict[tuple[int, str | None], _Plan] = OrderedDict()
+
+    def get(self, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> _Plan:
+        key = (id(document), operation_name)
+        plan = self._plans.get(key)
+        if plan is not None and plan.document is document and plan.schema is schema:
+            self._plans.move_to_end(key)
+            return plan
+        plan = self._plans[key] = _plan(schema, document, operation_name)
+        if len(self._plans) > self.maxsize:
+            self._plans.popitem(last=False)
+        return plan
+
+
+def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None) -> _Plan:
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    chosen = next(
+        (o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)), None
+    )
+    root = schema.get_root_type(chosen.operation) if chosen else None
+    fields = _Planner(schema, document).selection(root, chosen.selection_set, frozenset()) if root and chosen else ()
+    return _Plan(schema, document, chosen if root else None, fields)
+
+
+_plans = _Plans()
 
 
 def operation_cost(
     schema: GraphQLSchema, document: DocumentNode, variables: Mapping[str, Any] | None, operation_name: str | None
 ) -> int:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    chosen = next(
-        (o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)), None
-    )
-    return CostCalculator(schema, document).operation(chosen, variables) if chosen else 0
+    plan = _plans.get(schema, document, operation_name)
+    if plan.operation is None:
+        return 0
+    coerced = get_variable_values(schema, plan.operation.variable_definitions or (), dict(variables or {}))
+    if not isinstance(coerced, VariableValues):
+        return 0  # invalid variables: execution reports them
+    return sum(_cost(f, coerced) for f in plan.fields)
