@@ -35,8 +35,8 @@ ORDER BY e.name, e.id
 """
 
 
-def reached_within(hops: int) -> LiteralString:
-    """Entities within `hops` of any seed, each once with its distance to the nearest seed; seeds excluded."""
+def _paths_from_keys(hops: int) -> LiteralString:
+    """Paths of 1..`hops` RELATED edges from each `$ids` key to an entity `e` of the tenant (hops is a literal)."""
     if hops not in (1, 2, 3):
         raise ValueError(f"hops must be 1..3, got {hops}")
     pattern: LiteralString = {1: "*1..1", 2: "*1..2", 3: "*1..3"}[hops]
@@ -45,7 +45,15 @@ def reached_within(hops: int) -> LiteralString:
 UNWIND $ids AS key
 MATCH p = (s:Entity {tenant: $tenant, id: key})-[:RELATED"""
         + pattern
-        + """]-(e:Entity {tenant: $tenant})
+        + "]-(e:Entity {tenant: $tenant})"
+    )
+
+
+def reached_within(hops: int) -> LiteralString:
+    """Entities within `hops` of any seed, each once with its distance to the nearest seed; seeds excluded."""
+    return (
+        _paths_from_keys(hops)
+        + """
 WHERE NOT e.id IN $ids
 WITH e, min(length(p)) AS hops
 RETURN e.id, e.name, e.type, e.props, hops
@@ -55,15 +63,9 @@ ORDER BY hops, e.id
 
 
 def neighbors_within(hops: int) -> LiteralString:
-    if hops not in (1, 2, 3):
-        raise ValueError(f"hops must be 1..3, got {hops}")
-    pattern: LiteralString = {1: "*1..1", 2: "*1..2", 3: "*1..3"}[hops]
     return (
-        """
-UNWIND $ids AS key
-MATCH p = (s:Entity {tenant: $tenant, id: key})-[:RELATED"""
-        + pattern
-        + """]-(e:Entity {tenant: $tenant})
+        _paths_from_keys(hops)
+        + """
 WHERE e.id <> key
 WITH key, e, min(length(p)) AS hops
 RETURN key, e.id, e.name, e.type, e.props, hops
