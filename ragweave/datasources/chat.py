@@ -56,12 +56,6 @@ def translate(exc: openai.APIError) -> AppError:
     return BackendUnavailable("llm", f"the LLM endpoint failed: {type(exc).__name__}", retryable=retryable)
 
 
-def _usage(raw: Any) -> records.Usage | None:
-    if raw is None:
-        return None
-    return records.Usage(raw.prompt_tokens, raw.completion_tokens, raw.total_tokens)
-
-
 def _usage_of(raw: dict[str, Any] | None) -> records.Usage | None:
     if not raw:
         return None
