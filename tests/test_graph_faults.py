@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from ragweave.datasources.embeddings import LocalEmbedder
@@ -55,6 +56,25 @@ async def test_retrieve_degrades_while_the_graph_is_down_and_recovers(
         await server.start()
         again = (await execute(ds, RETRIEVE, {"q": "Atlas team plan"}, tenant=tenant)).ok()["retrieve"]
         assert again["degraded"] == [] and again["subgraph"]["nodes"] == healthy["subgraph"]["nodes"]
+    finally:
+        await runner.close()
+        await server.stop()
+
+
+async def test_pooled_connections_left_from_before_a_restart_fail_no_call(tmp_path: Path, tenant: str):
+    server = EmbeddedFalkorDB(tmp_path / "graph")
+    await server.start()
+    runner = FalkorRunner(server.host, server.port, "restart", timeout_s=2.0)
+    graph = GraphStore(runner)
+    try:
+        await runner.ensure_schema()
+        await asyncio.gather(*(graph.count_nodes(tenant) for _ in range(8)))  # fill the pool with 8 sockets
+        port = server.port
+        await server.stop()
+        server = EmbeddedFalkorDB(tmp_path / "graph", port=port)
+        await server.start()
+        # every pooled socket now points at the old server; none may surface as GRAPH_UNAVAILABLE
+        assert await asyncio.gather(*(graph.count_nodes(tenant) for _ in range(8))) == [0] * 8
     finally:
         await runner.close()
         await server.stop()

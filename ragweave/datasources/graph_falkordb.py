@@ -31,9 +31,13 @@ class FalkorRunner:
 
     def __init__(self, host: str, port: int, graph_name: str, timeout_s: float, max_connections: int = 32) -> None:
         self.timeout_ms = int(timeout_s * 1000)
+        # Pooled sockets go stale when the server restarts, and each would fail one call: redis-py retries a
+        # connection error once, immediately, on a fresh socket. Safe for writes too: every write step is an
+        # idempotent MERGE. (A `retry=` object would also reach falkordb's synchronous cluster probe and break it.)
         self.pool = aioredis.BlockingConnectionPool(
             host=host, port=port, max_connections=max_connections, timeout=timeout_s,
             socket_connect_timeout=2.0, socket_timeout=timeout_s + 1.0, decode_responses=True,
+            retry_on_error=[redis_errors.ConnectionError],
         )
         self.graph = FalkorDB(connection_pool=self.pool).select_graph(graph_name)
 
