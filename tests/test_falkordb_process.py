@@ -200,6 +200,43 @@ async def test_the_child_dies_with_its_parent_and_frees_the_data_dir(tmp_path: P
     await server.stop()
 
 
+async def hold_lock(lock: Path, seconds: float) -> asyncio.subprocess.Process:
+    script = ("import fcntl, os, sys, time\n"
+              "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+              "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+              "print('held', flush=True)\n"
+              "time.sleep(float(sys.argv[2]))\n")
+    holder = await asyncio.create_subprocess_exec(sys.executable, "-c", script, str(lock), str(seconds),
+                                                  stdout=asyncio.subprocess.PIPE)
+    assert await asyncio.wait_for(holder.stdout.readline(), 10) == b"held\n"
+    return holder
+
+
+async def test_a_leftover_of_an_exited_ragweave_is_waited_for_and_then_named(tmp_path: Path):
+    data = tmp_path / "graph"
+    data.mkdir()
+    exited = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await exited.wait()
+    lock = data / "ragweave.lock"
+    lock.write_text(f"{exited.pid}\n")  # the ragweave that took the lock is gone; a leftover of it holds it
+
+    holder = await hold_lock(lock, 60)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DataDirInUse, match=rf"left over from ragweave pid {exited.pid}, which has exited"):
+            await EmbeddedFalkorDB(data, leftover_wait_s=0.5).start()
+        assert 0.5 <= time.monotonic() - started < 5
+    finally:
+        holder.kill()
+        await holder.wait()
+
+    brief = await hold_lock(lock, 1.0)  # this leftover lets go within the wait
+    server = EmbeddedFalkorDB(data)
+    await server.start()
+    await server.stop()
+    await brief.wait()
+
+
 def _free_port_other_than(port: int | None) -> int:
     while True:
         with socket.socket() as s:

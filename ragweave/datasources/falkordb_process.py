@@ -4,7 +4,8 @@ It listens on loopback only, speaks the Redis protocol (never Bolt), and persist
 an append-only file (written before each reply, fsynced every second) plus RDB snapshots, so acknowledged writes
 survive a restart of ragweave and a crash of the child; a power loss may cost the last second. An exclusive
 `flock` on `<data_dir>/ragweave.lock`, held by us and inherited by the child, keeps a second ragweave (or a
-lingering old child) off the same files.
+lingering old child) off the same files. When the ragweave that took the lock has exited, start() waits a few
+seconds for its leftovers (the child, or a snapshot fork of it, still finishing) to let go.
 The child gets SIGTERM when the thread that started it dies (PR_SET_PDEATHSIG): call start() from the event loop's
 thread, never via asyncio.to_thread, so the child lives exactly as long as ragweave.
 """
@@ -42,6 +43,7 @@ class EmbeddedFalkorDB:
     port: int | None = None
     startup_timeout_s: float = 20.0
     shutdown_timeout_s: float = 30.0
+    leftover_wait_s: float = 10.0
     host: str = field(default=HOST, init=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _lock_fd: int | None = field(default=None, init=False, repr=False)
@@ -65,7 +67,7 @@ class EmbeddedFalkorDB:
         if self._proc is not None:
             raise RuntimeError(f"FalkorDB for {self.data_dir} is already started (pid {self.pid})")
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock()
+        await self._lock()
         try:
             self.port = self.port or _free_port()
             self._proc = self._spawn()
@@ -85,16 +87,20 @@ class EmbeddedFalkorDB:
                 os.close(self._lock_fd)  # closing the fd releases the flock (the child's copy died with it)
                 self._lock_fd = None
 
-    def _lock(self) -> None:
+    async def _lock(self) -> None:
         path = self.data_dir / "ragweave.lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            message = f"data dir {self.data_dir} is already used by another ragweave process (pid {holder})"
-            raise DataDirInUse(message) from None
+        deadline = time.monotonic() + self.leftover_wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                if _running(holder) or time.monotonic() > deadline:
+                    os.close(fd)
+                    raise DataDirInUse(_in_use_message(self.data_dir, holder)) from None
+                await asyncio.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock_fd = fd
@@ -179,6 +185,25 @@ async def _wait_exit(proc: subprocess.Popen[bytes], timeout_s: float) -> bool:
             return False
         await asyncio.sleep(0.02)
     return True
+
+
+def _running(pid: str) -> bool:
+    if not pid.isdigit():
+        return True  # unknown holder: assume the worst, refuse at once
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _in_use_message(data_dir: Path, holder: str) -> str:
+    if _running(holder):
+        return f"data dir {data_dir} is already used by another ragweave process (pid {holder or 'unknown'})"
+    return (f"data dir {data_dir} is still locked by a process left over from ragweave pid {holder}, which has "
+            "exited (a FalkorDB child, or a snapshot fork of it); stop that process")
 
 
 def _free_port() -> int:
