@@ -73,6 +73,24 @@ async def test_a_redis_outage_falls_back_to_per_replica_buckets_and_recovers(tmp
         await server.stop()
 
 
+async def test_sockets_left_from_before_a_redis_restart_do_not_drop_to_per_replica_limits(tmp_path, caplog):
+    server = EmbeddedFalkorDB(tmp_path / "redis")
+    await server.start()
+    limiter = RedisRateLimiter(url_of(server), per_second=1, burst=10)
+    try:
+        await asyncio.gather(*(limiter.take(f"k{n}", 1) for n in range(4)))  # four pooled sockets
+        port = server.port
+        await server.stop()
+        server = EmbeddedFalkorDB(tmp_path / "redis", port=port)
+        await server.start()
+        with caplog.at_level(logging.WARNING, logger="ragweave"):
+            await asyncio.gather(*(limiter.take(f"k{n}", 1) for n in range(4)))
+        assert limiter.shared and "Redis unreachable" not in caplog.text
+    finally:
+        await limiter.aclose()
+        await server.stop()
+
+
 async def test_rate_limited_operations_across_replicas_through_the_schema(datasources, tenant, redis_server):
     query = '{ search(query: "plan", topK: 10) { score } }'
     cost = (await execute(datasources, query, tenant=tenant)).extensions["cost"]["estimated"]
