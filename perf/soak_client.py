@@ -31,9 +31,13 @@ from perf.soak_ops import MIX, Op, Pool
 
 
 def process_memory(pid: int) -> dict[str, float]:
-    """RSS in MiB and open descriptors of one process, with its name."""
+    """RSS in MiB (and its anonymous part: heap, not mapped files) and open descriptors of one process."""
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return {"name": status["Name"].strip(), "rss_mib": int(status.get("VmRSS", "0 kB").split()[0]) / 1024,
+
+    def mib(key: str) -> float:
+        return int(status.get(key, "0 kB").split()[0]) / 1024
+
+    return {"name": status["Name"].strip(), "rss_mib": mib("VmRSS"), "anon_mib": mib("RssAnon"),
             "fds": len(list(Path(f"/proc/{pid}/fd").iterdir()))}
 
 
@@ -44,8 +48,9 @@ def tree_usage(pid: int) -> dict[str, object]:
         with contextlib.suppress(OSError, KeyError):
             processes[child] = {**process_memory(child), "cpu_s": round(cpu_s, 2)}
     return {"rss_mib": round(sum(p["rss_mib"] for p in processes.values()), 1),
-            "processes": {f"{p['name']}:{pid}": {"rss_mib": round(p["rss_mib"], 1), "fds": p["fds"],
-                                                  "cpu_s": p["cpu_s"]} for pid, p in processes.items()}}
+            "processes": {f"{p['name']}:{pid}": {"rss_mib": round(p["rss_mib"], 1), "anon_mib": round(p["anon_mib"], 1),
+                                                  "fds": p["fds"], "cpu_s": p["cpu_s"]}
+                          for pid, p in processes.items()}}
 
 
 Outcome = tuple[list[str], str, dict | None]  # error codes, the answer (for examples), data (to learn ids from)

@@ -106,7 +106,7 @@ def _memory(results: dict) -> list[str]:
 
 def _timeline(samples: list[dict], every_s: float = 60) -> list[str]:
     names = list(samples[0]["processes"])
-    rows = ["| t (s) | tree RSS MiB | " + " | ".join(f"{n.split(':')[0]} MiB" for n in names)
+    rows = ["| t (s) | tree RSS MiB | " + " | ".join(f"{n.split(':')[0]} MiB (anonymous)" for n in names)
             + " | ops so far | ops in window | window p99 ms | errors so far |",
             "|---:|---:|" + "---:|" * len(names) + "---:|---:|---:|---:|"]
     shown, next_t = [], 0.0
@@ -115,10 +115,16 @@ def _timeline(samples: list[dict], every_s: float = 60) -> list[str]:
             shown.append(s)
             next_t = s["t_s"] + every_s
     for s in shown:
-        per = " | ".join(f"{(s['processes'].get(n) or {}).get('rss_mib', '-')}" for n in names)
+        per = " | ".join(_rss_cell(s["processes"].get(n) or {}) for n in names)
         rows.append(f"| {s['t_s']:.0f} | {s['rss_mib']} | {per} | {s['ops']} | {s['window_ops']} | "
                     f"{_ms(s['window_p99_ms'])} | {s['errors']} |")
     return rows
+
+
+def _rss_cell(process: dict) -> str:
+    if "rss_mib" not in process:
+        return "-"
+    return f"{process['rss_mib']} ({process['anon_mib']})" if "anon_mib" in process else f"{process['rss_mib']}"
 
 
 def render(results: dict) -> str:
