@@ -62,6 +62,12 @@ class Loaders:
         self.ds = ds
         self.tenant = tenant
 
+    def close(self) -> None:
+        """Drop every loader and its cache. Each loader's batch function refers back to this object, so without
+        this a finished request's answers stay in memory until a full garbage collection finds the cycle."""
+        for name in [name for name, value in vars(self).items() if isinstance(value, DataLoader)]:
+            vars(self).pop(name).clear_all()
+
     @cached_property
     def embedding(self) -> DataLoader:
         return _observed("embedding", self._embed)

@@ -78,8 +78,12 @@ async def chat_stream(info: Info, chat_input: ChatInput) -> AsyncGenerator[ChatE
     try:
         model = chat_model(ctx)
         messages = messages_of(chat_input)
-        with deadline.request_deadline(ctx.settings.request_deadline_s):
-            hits = await _ground(ctx, ctx.fresh_loaders(), chat_input, messages)
+        loaders = ctx.fresh_loaders()
+        try:
+            with deadline.request_deadline(ctx.settings.request_deadline_s):
+                hits = await _ground(ctx, loaders, chat_input, messages)
+        finally:
+            loaders.close()
     except AppError as exc:
         yield _failed(exc)
         return

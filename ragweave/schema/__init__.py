@@ -16,6 +16,7 @@ from ragweave.schema.extensions import (
     CostLimits,
     DebugExtensions,
     ErrorCodes,
+    ReleaseLoaders,
     ReportingDebugExtensions,
     RequestDeadline,
     expected,
@@ -53,6 +54,7 @@ def build_schema(settings: Settings, observability: Sequence[Callable[[], object
         subscription=Subscription,
         execution_context_class=Executor,
         extensions=[
+            ReleaseLoaders,
             *observability,
             ErrorCodes,
             Authentication,

@@ -56,6 +56,13 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         middleware = self.middleware_manager  # Strawberry always passes one; it matters only when it has hooks
         self._short_path = middleware is None or not middleware.middlewares
 
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        response = super().build_response(data)
+        # graphql-core's helpers object holds bound methods of this executor: drop the cycle once the answer is
+        # built, so the executor, the request's context and its answer are freed at once, not by a full GC
+        self.async_helpers = None  # type: ignore[assignment]
+        return response
+
     def execute_field(
         self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any,
         position_context: Any,

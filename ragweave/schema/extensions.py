@@ -113,6 +113,19 @@ class RequestDeadline(SchemaExtension):
             yield
 
 
+class ReleaseLoaders(SchemaExtension):
+    """Empties the request's DataLoaders when its operation ends (see `Loaders.close`). A WebSocket connection
+    shares one context across its operations: they get fresh loaders, and nothing is cached across them."""
+
+    def on_operation(self) -> Iterator[None]:
+        try:
+            yield
+        finally:
+            loaders = getattr(self.execution_context.context, "loaders", None)
+            if loaders is not None:
+                loaders.close()
+
+
 class DebugExtensions(SchemaExtension):
     """Counts backend calls per operation; with `report=True` adds them and timings to the response."""
 
