@@ -7,6 +7,7 @@ import statistics
 
 from perf import procs, streams
 from perf.bench import QUERY, Bench, check, gql
+from ragweave.settings import Settings
 
 OPEN_300 = "ragweave, open loop at 300/s (uvloop, no admission limit)"  # the configuration of the earlier records
 REST_SMALL = json.dumps({"query": QUERY, "topK": 10})
@@ -19,6 +20,9 @@ REST_FLOOR = "rest (floor: plain endpoint, same load generator)"
 # (64 or 100 over 2 workers), so that the limit binds; one request waits at most ADMISSION_WAIT_S for a slot.
 ADMISSION_C, ADMISSION_G, ADMISSION_WAIT_S = 16, 40, 0.25
 MANY_CONNECTIONS = 400
+_D = Settings()
+AS_SHIPPED = (f"as shipped ({_D.loop} loop, admission {_D.max_in_flight}/worker, wait {_D.admission_wait_s:g} s, "
+              f"queue {_D.max_queued})")
 
 
 def admission_env(limit: int) -> dict[str, str]:
@@ -105,13 +109,17 @@ def fused_under_latency(bench: Bench, fleet) -> dict:
         **loop_variants(fleet, "rw2lat", 400.0, ADMISSION_C, OPEN_400, (body, m.fused, 64, {})),
         # as many connections as requests per second: the queue forms in the server, not in the load generator
         **loop_variants(fleet, "rw2lat", 400.0, ADMISSION_C, None, (body, m.fused, MANY_CONNECTIONS, {})),
+        f"open 400/s: {AS_SHIPPED}": (fleet["rw2lat"], body, m.fused, 64, {"rate": 400.0}),
+        f"open 400/s over {MANY_CONNECTIONS} connections: {AS_SHIPPED}":
+            (fleet["rw2lat"], body, m.fused, MANY_CONNECTIONS, {"rate": 400.0}),
     })
     rw, offered = rows["ragweave"], rows[OPEN_400]
     return {"id": "c", "title": "retrieve(topK:5) with document and entities, 20 ms vector + 30 ms graph latency",
             "setup": "2 uvicorn workers, 64 concurrent clients: closed loop (each client sends its next request when"
                      " the last is answered), and open loop (400 requests/s offered over the same 64 connections,"
                      " latency counted from each request's scheduled time) on servers with the uvloop or the asyncio"
-                     " event loop, with or without the admission limit; then the same over 400 connections",
+                     " event loop, with or without the admission limit; then the same over 400 connections; and"
+                     " the server as shipped (`rw2lat`, the settings' defaults) over both",
             "rows": rows,
             "checks": [check("p95 latency", rw["p95_ms"], "<=", 120, "ms",
                              f"{OPEN_400}: {offered['p95_ms']} ms; closed loop, 64 clients at 400 ops/s wait "
