@@ -14,7 +14,7 @@ from perf import procs
 OPERATIONS = Path(__file__).with_name("operations.graphql").read_text()
 QUERY = "launch plan of the Atlas team"
 NUMBERS = ("ops_per_s", "p50_ms", "p95_ms", "p99_ms", "mean_ms", "server_cpu_ms_per_op", "client_cpu_ms_per_op",
-           "machine_busy_cores", "other_busy_cores", "errors", "upstream_cpu_ms_per_op")
+           "machine_busy_cores", "other_busy_cores", "errors", "upstream_cpu_ms_per_op", "shed", "shed_pct")
 
 
 @dataclass(frozen=True)

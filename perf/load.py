@@ -3,7 +3,9 @@
     python -m perf.load --url URL --body JSON --requests N --concurrency C [--rate R] [--server-pid PID]
     python -m perf.load --plan runs.json     (several runs in order, one process: a JSON list out)
 
-Prints one JSON object: ops/s, latency percentiles, errors, the server's CPU time per request (utime+stime of
+Prints one JSON object: ops/s, latency percentiles, errors, shed requests (HTTP 503 `OVERLOADED` from the
+admission limit: counted apart, neither errors nor in ops/s and the latency percentiles, which are those of the
+requests served), the server's CPU time per request (utime+stime of
 the server process and all its descendants, from /proc, measured around the timed phase only), this client's
 own CPU per request (and an upstream server's, given its pid), and how busy the whole machine was meanwhile:
 `other_busy_cores` is CPU used by processes that are not part of the measurement. Latency in open-loop mode
@@ -69,17 +71,20 @@ class Phase:
         self.clients, self.url, self.body, self.deadline = clients, args.url, args.body.encode(), deadline
         self.headers = {"content-type": "application/json", **dict(h.split(": ", 1) for h in args.header)}
         self.latencies: list[float] = []
+        self.shed: list[float] = []
         self.errors = 0
         self.first_error: str | None = None
 
     async def one(self, client: httpx.AsyncClient, started: float) -> None:
+        shed = False
         try:
             response = await client.post(self.url, content=self.body, headers=self.headers)
-            failed = response.status_code != 200 or b'"errors"' in response.content
+            shed = response.status_code == 503 and b'"OVERLOADED"' in response.content
+            failed = not shed and (response.status_code != 200 or b'"errors"' in response.content)
             detail = f"HTTP {response.status_code}: {response.text[:300]}"
         except httpx.HTTPError as exc:
             failed, detail = True, f"{type(exc).__name__}: {exc}"
-        self.latencies.append(time.perf_counter() - started)
+        (self.shed if shed else self.latencies).append(time.perf_counter() - started)
         if failed:
             self.errors += 1
             self.first_error = self.first_error or detail
@@ -138,11 +143,14 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         server_cpu, busy, own = sum(per.values()), machine_busy_s() - busy0, time.process_time() - own0
         upstream = tree_cpu_s(args.upstream_pid) - up0
         stats_after = (await client.get(args.stats_url)).json() if args.stats_url else None
-    done, ms = len(phase.latencies), [v * 1000 for v in phase.latencies]
+    served, shed, ms = len(phase.latencies), len(phase.shed), [v * 1000 for v in phase.latencies]
+    done = served + shed
     result: dict[str, object] = {
         "requests": done, "errors": phase.errors, "first_error": phase.first_error, "elapsed_s": round(elapsed, 3),
         "truncated": done < args.requests, "concurrency": args.concurrency, "rate": args.rate,
-        "ops_per_s": round(done / elapsed, 1) if elapsed else None,
+        "shed": shed, "shed_pct": round(100 * shed / done, 2) if done else None,
+        "shed_p50_ms": round(percentile([v * 1000 for v in phase.shed], 0.5), 3) if shed else None,
+        "ops_per_s": round(served / elapsed, 1) if elapsed else None,
         "p50_ms": round(percentile(ms, 0.50), 3), "p95_ms": round(percentile(ms, 0.95), 3),
         "p99_ms": round(percentile(ms, 0.99), 3), "mean_ms": round(statistics.fmean(ms), 3) if ms else None,
         "server_cpu_ms_per_op": round(server_cpu * 1000 / done, 3) if done and args.server_pid else None,

@@ -77,10 +77,10 @@ class Server:
 
 
 def start_fake_server(name: str, app: str, *, workers: int = 1, vector_ms: float = 0, graph_ms: float = 0,
-                      debug: bool = False, extra_env: dict[str, str] | None = None) -> Server:
+                      debug: bool = False, loop: str = "auto", extra_env: dict[str, str] | None = None) -> Server:
     port = free_port()
     args = ["-m", "perf.serve_fakes", "--app", app, "--port", str(port), "--workers", str(workers),
-            "--vector-ms", str(vector_ms), "--graph-ms", str(graph_ms)]
+            "--vector-ms", str(vector_ms), "--graph-ms", str(graph_ms), "--loop", loop]
     proc = spawn(name, args + (["--debug-extensions"] if debug else []), extra_env)
     return Server(name, proc, port)
 

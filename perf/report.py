@@ -7,7 +7,8 @@ from perf import notes
 COLUMNS = [("ops/s", "ops_per_s"), ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"), ("p99 ms", "p99_ms"),
            ("server CPU ms/op", "server_cpu_ms_per_op"), ("client CPU ms/op", "client_cpu_ms_per_op"),
            ("LLM server CPU ms/op", "upstream_cpu_ms_per_op"), ("other load (cores)", "other_busy_cores"),
-           ("errors", "errors")]
+           ("errors", "errors"), ("shed (503)", "shed"), ("shed %", "shed_pct")]
+SHOWN_IF_ANY = {"shed", "shed_pct"}  # only in tables where some run shed requests
 
 
 def _fmt(value: object) -> str:
@@ -23,7 +24,8 @@ def _check_cells(c: dict) -> str:
 
 
 def _rows(rows: dict) -> list[str]:
-    columns = [(h, k) for h, k in COLUMNS if any(row.get(k) is not None for row in rows.values())]
+    columns = [(h, k) for h, k in COLUMNS if any(
+        row.get(k) if k in SHOWN_IF_ANY else row.get(k) is not None for row in rows.values())]
     out = ["| variant | requests/rep | " + " | ".join(h for h, _ in columns) + " |",
            "|---|---|" + "---|" * len(columns)]
     for name, row in rows.items():

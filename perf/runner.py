@@ -46,13 +46,25 @@ def fleet_spec(openai_url: str, streams_url: str) -> dict[str, dict]:
         "rw2lat": {"app": "ragweave", "workers": 2, **latency}, "rest1lat": {"app": "rest", **latency},
         "chat2": {"app": "ragweave", "workers": 2, "extra_env": chat_env},
         "stream1": {"app": "ragweave", "extra_env": {"OPENAI_BASE_URL": streams_url, "OPENAI_API_KEY": "perf"}},
+        "rw1-asyncio": {"app": "ragweave", "loop": "asyncio"},
+        **loop_servers("rw2lat", latency, {}, scenarios.ADMISSION_C),
+        **loop_servers("chat2", {}, chat_env, scenarios.ADMISSION_G),
     }
 
 
+def loop_servers(name: str, latency: dict, env: dict[str, str], limit: int) -> dict[str, dict]:
+    """`<name>-<loop>` without the admission limit and `<name>-<loop>-limit` with it, for (c) and (g)."""
+    return {f"{name}-{loop}{suffix}": {"app": "ragweave", "workers": 2, "loop": loop, **latency,
+                                       "extra_env": {**env, **scenarios.admission_env(with_limit)}}
+            for loop in ("uvloop", "asyncio") for suffix, with_limit in (("", 0), ("-limit", limit))}
+
+
 # the servers each scenario measures ("openai" and "openai-streams" are the LLM test servers chat2 and stream1 call)
-SERVERS_OF = {"a": ["rw1", "rest1"], "b": ["rw1", "naive1", "noload1", "rwdebug1"], "c": ["rw2lat"],
-              "d": ["rw2lat", "rest1lat"], "e": ["rw1", "rw2", "rest1", "rest2"], "f": [],
-              "g": ["chat2", "openai"], "h": ["stream1", "openai-streams"]}
+LOOPS_OF = [f"{loop}{suffix}" for loop in ("uvloop", "asyncio") for suffix in ("", "-limit")]
+SERVERS_OF = {"a": ["rw1", "rw1-asyncio", "rest1"], "b": ["rw1", "naive1", "noload1", "rwdebug1"],
+              "c": ["rw2lat", *(f"rw2lat-{v}" for v in LOOPS_OF)], "d": ["rw2lat", "rest1lat"],
+              "e": ["rw1", "rw2", "rest1", "rest2"], "f": [],
+              "g": ["chat2", "openai", *(f"chat2-{v}" for v in LOOPS_OF)], "h": ["stream1", "openai-streams"]}
 
 
 def start_fleet(data_dir: str, openai_url: str, streams_url: str, names: set[str]) -> dict[str, procs.Server]:

@@ -7,18 +7,48 @@ import statistics
 
 from perf import procs, streams
 from perf.bench import QUERY, Bench, check, gql
+from ragweave.settings import Settings
 
-OPEN_300 = "ragweave, open loop at 300/s"
+OPEN_300 = "ragweave, open loop at 300/s (uvloop, no admission limit)"  # the configuration of the earlier records
 REST_SMALL = json.dumps({"query": QUERY, "topK": 10})
 CRITICAL_PATH_MS = 20 + 30  # RetrieveWithEntities: vector query (20 ms), then chunk.entities (30 ms); embed 0
 REST_PATH_MS = 20  # the REST baseline's search: the vector query only
 REST_FLOOR = "rest (floor: plain endpoint, same load generator)"
 
 
+# Admission limits of the "admission" variants of (c) and (g): per worker, below the connections each worker holds
+# (64 or 100 over 2 workers), so that the limit binds; one request waits at most ADMISSION_WAIT_S for a slot.
+ADMISSION_C, ADMISSION_G, ADMISSION_WAIT_S = 16, 40, 0.25
+MANY_CONNECTIONS = 400
+_D = Settings()
+AS_SHIPPED = (f"as shipped ({_D.loop} loop, admission {_D.max_in_flight}/worker, wait {_D.admission_wait_s:g} s, "
+              f"queue {_D.max_queued})")
+
+
+def admission_env(limit: int) -> dict[str, str]:
+    """RAGWEAVE_* settings of a server with (limit > 0) or without (0) the admission limit."""
+    return {"RAGWEAVE_MAX_IN_FLIGHT": str(limit), "RAGWEAVE_ADMISSION_WAIT_S": str(ADMISSION_WAIT_S),
+            "RAGWEAVE_MAX_QUEUED": "256"}
+
+
+def loop_variants(fleet, server: str, rate: float, limit: int, base: str | None, options: tuple) -> dict[str, tuple]:
+    """Open loop at `rate` on the uvloop and asyncio servers `<server>-<loop>[-limit]`, with and without the
+    admission limit; `base`, if given, names the uvloop row without it."""
+    body, requests, concurrency, extra = options
+    rows, limited = {}, f"admission {limit}/worker, wait {ADMISSION_WAIT_S} s"
+    where = f"open {rate:.0f}/s" + (f" over {concurrency} connections" if base is None else "")
+    for loop in ("uvloop", "asyncio"):
+        for suffix, label in (("", "no admission limit"), ("-limit", limited)):
+            name = base if base and (loop, suffix) == ("uvloop", "") else f"{where}: {loop}, {label}"
+            rows[name] = (fleet[f"{server}-{loop}{suffix}"], body, requests, concurrency, {**extra, "rate": rate})
+    return rows
+
+
 def cpu_small_vs_rest(bench: Bench, fleet) -> dict:
     m = bench.mode
     rows = bench.interleaved({
         "ragweave": (fleet["rw1"], gql("Small", q=QUERY, k=10), m.small, 8, {}),
+        "ragweave, asyncio loop": (fleet["rw1-asyncio"], gql("Small", q=QUERY, k=10), m.small, 8, {}),
         "rest": (fleet["rest1"], REST_SMALL, m.small, 8, {"path": "/search"}),
     })
     same = bench.post(fleet["rw1"], gql("Small", q=QUERY, k=10))["data"] == bench.post(
@@ -68,7 +98,7 @@ def deep_vs_naive(bench: Bench, fleet) -> dict:
                              "x", f"calls for topK 1/10/50 - {note}")]}
 
 
-OPEN_400 = "ragweave, open loop at 400/s"
+OPEN_400 = "ragweave, open loop at 400/s (uvloop, no admission limit)"  # the configuration of the earlier records
 
 
 def fused_under_latency(bench: Bench, fleet) -> dict:
@@ -76,13 +106,21 @@ def fused_under_latency(bench: Bench, fleet) -> dict:
     body = gql("RetrieveWithEntities", q=QUERY, k=5)
     rows = bench.interleaved({
         "ragweave": (fleet["rw2lat"], body, m.fused, 64, {}),
-        OPEN_400: (fleet["rw2lat"], body, m.fused, 64, {"rate": 400.0}),
+        **loop_variants(fleet, "rw2lat", 400.0, ADMISSION_C, OPEN_400, (body, m.fused, 64, {})),
+        # as many connections as requests per second: the queue forms in the server, not in the load generator
+        **loop_variants(fleet, "rw2lat", 400.0, ADMISSION_C, None, (body, m.fused, MANY_CONNECTIONS, {})),
+        f"open 400/s: {AS_SHIPPED}": (fleet["rw2lat"], body, m.fused, 64, {"rate": 400.0}),
+        f"open 400/s over {MANY_CONNECTIONS} connections: {AS_SHIPPED}":
+            (fleet["rw2lat"], body, m.fused, MANY_CONNECTIONS, {"rate": 400.0}),
     })
     rw, offered = rows["ragweave"], rows[OPEN_400]
     return {"id": "c", "title": "retrieve(topK:5) with document and entities, 20 ms vector + 30 ms graph latency",
             "setup": "2 uvicorn workers, 64 concurrent clients: closed loop (each client sends its next request when"
                      " the last is answered), and open loop (400 requests/s offered over the same 64 connections,"
-                     " latency counted from each request's scheduled time)", "rows": rows,
+                     " latency counted from each request's scheduled time) on servers with the uvloop or the asyncio"
+                     " event loop, with or without the admission limit; then the same over 400 connections; and"
+                     " the server as shipped (`rw2lat`, the settings' defaults) over both",
+            "rows": rows,
             "checks": [check("p95 latency", rw["p95_ms"], "<=", 120, "ms",
                              f"{OPEN_400}: {offered['p95_ms']} ms; closed loop, 64 clients at 400 ops/s wait "
                              "64/400 s = 160 ms on average (Little's law), so both targets at once need >= 533 ops/s"),
@@ -144,11 +182,13 @@ def chat_over_llm(bench: Bench, fleet) -> dict:
     upstream = {"warmup": 100 if m.embedded else 50, "upstream_pid": fleet["openai"].pid}
     rows = bench.interleaved({
         "ragweave": (fleet["chat2"], body, m.chat, 100, upstream),
-        OPEN_300: (fleet["chat2"], body, m.chat, 100, {**upstream, "rate": 300.0}),
+        **loop_variants(fleet, "chat2", 300.0, ADMISSION_G, OPEN_300, (body, m.chat, 100, upstream)),
     })
     rw, offered = rows["ragweave"], rows[OPEN_300]
     return {"id": "g", "title": "chat over the OpenAI test server (300 ms upstream latency), 100 concurrent clients",
-            "setup": "2 uvicorn workers; the OpenAI test server in its own process (perf/openai_process.py)",
+            "setup": "2 uvicorn workers; the OpenAI test server in its own process (perf/openai_process.py); open loop"
+                     " at 300/s on servers with the uvloop or the asyncio event loop, with or without the admission"
+                     " limit",
             "rows": rows, "checks": [
                 check("throughput", rw["ops_per_s"], ">=", 300, "ops/s",
                       f"{OPEN_300}: {offered['ops_per_s']}; 100 closed-loop clients at 300 ms cannot pass 333 ops/s"),

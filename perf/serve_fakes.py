@@ -77,13 +77,14 @@ def main() -> None:
     parser.add_argument("--graph-ms", type=float, default=0)
     parser.add_argument("--embed-ms", type=float, default=0)
     parser.add_argument("--debug-extensions", action="store_true")
+    parser.add_argument("--loop", default="auto", choices=["auto", "asyncio", "uvloop"], help="uvicorn's event loop")
     args = parser.parse_args()
     os.environ.update({
         "PERF_APP": args.app, "PERF_VECTOR_MS": str(args.vector_ms), "PERF_GRAPH_MS": str(args.graph_ms),
         "PERF_EMBED_MS": str(args.embed_ms), "RAGWEAVE_DEBUG_EXTENSIONS": "1" if args.debug_extensions else "0",
     })
     uvicorn.run("perf.serve_fakes:build_app", factory=True, host="127.0.0.1", port=args.port, workers=args.workers,
-                log_level="warning", access_log=False, timeout_graceful_shutdown=3)
+                loop=args.loop, log_level="warning", access_log=False, timeout_graceful_shutdown=3)
 
 
 if __name__ == "__main__":

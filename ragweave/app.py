@@ -24,6 +24,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from ragweave import auth
+from ragweave.admission import AdmissionLimit
 from ragweave.context import Context, build_context
 from ragweave.datasources.lifecycle import Datasources, open_datasources
 from ragweave.errors import Unauthenticated
@@ -162,8 +163,11 @@ def create_app(
     ]
     if settings.graphql_ide:
         routes.append(Mount("/graphiql/static", StaticFiles(packages=[("ragweave.graphiql", "static")])))
-    app = Starlette(
-        routes=routes, lifespan=lifespan, middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)]
-    )
+    middleware = [
+        Middleware(AdmissionLimit, max_in_flight=settings.max_in_flight, max_wait_s=settings.admission_wait_s,
+                   max_queued=settings.max_queued, metrics=metrics),
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.metrics = metrics
     return app

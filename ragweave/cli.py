@@ -9,12 +9,12 @@ import os
 import sys
 from pathlib import Path
 
-from ragweave.settings import Settings, SettingsError
+from ragweave.settings import LOOPS, Settings, SettingsError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, object] = {}
-    for name in ("host", "port"):
+    for name in ("host", "port", "loop"):
         if getattr(args, name, None) is not None:
             overrides[name] = getattr(args, name)
     if getattr(args, "data_dir", None):
@@ -45,10 +45,16 @@ def serve(args: argparse.Namespace) -> int:
 
     app = create_app(settings, on_ready=on_ready)
     print(f"ragweave serving http://{settings.host}:{settings.port}/graphql (data dir {settings.data_dir})", flush=True)
-    # with JSON logs uvicorn keeps its hands off logging: its records reach the JSON handler on the root logger
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info",
-                **({"log_config": None} if settings.log_json else {}))
+    uvicorn.run(app, **uvicorn_options(settings))
     return 0
+
+
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    options: dict[str, object] = {"host": settings.host, "port": settings.port, "loop": settings.loop,
+                                  "log_level": "info"}
+    if settings.log_json:  # uvicorn keeps its hands off logging: its records reach the JSON handler on the root logger
+        options["log_config"] = None
+    return options
 
 
 async def _ingest(settings: Settings, paths: list[Path], collection: str | None, extract: bool) -> int:
@@ -103,15 +109,15 @@ def export_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    # Before numpy loads: one BLAS thread per process encodes 3-5x faster on a shared 2-core machine than two.
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ragweave", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="run the GraphQL server")
     serve_cmd.add_argument("--host")
     serve_cmd.add_argument("--port", type=int)
     serve_cmd.add_argument("--data-dir")
+    serve_cmd.add_argument("--loop", choices=LOOPS, help="event loop (default RAGWEAVE_LOOP, else auto: uvloop "
+                           "when installed)")
     serve_cmd.add_argument("--demo", action="store_true", help="load the demo corpus at start-up")
     ingest_cmd = commands.add_parser("ingest", help="ingest folders of .md/.txt documents")
     ingest_cmd.add_argument("paths", nargs="+", type=Path)
@@ -127,7 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--role", required=True, choices=["reader", "writer", "admin"])
     key_commands.add_parser("list")
     key_commands.add_parser("revoke").add_argument("id")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Before numpy loads: one BLAS thread per process encodes 3-5x faster on a shared 2-core machine than two.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         if args.command == "serve":

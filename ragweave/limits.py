@@ -47,8 +47,14 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"errors": [{"message": f"request body is larger than {self.max_bytes} bytes",
-                                       "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 413, "PAYLOAD_TOO_LARGE", f"request body is larger than {self.max_bytes} bytes")
+
+
+async def send_error(send: Send, status: int, code: str, message: str,
+                     headers: list[tuple[bytes, bytes]] | None = None, **extensions: object) -> None:
+    """A GraphQL-shaped error answered by a middleware, before the request reaches the GraphQL layer."""
+    body = json.dumps({"errors": [{"message": message, "extensions": {"code": code, **extensions}}]}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})

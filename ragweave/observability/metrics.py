@@ -9,6 +9,8 @@
     ragweave_llm_tokens_total{provider,model,kind}              kind = prompt | completion
     ragweave_subscriptions_active
     ragweave_persisted_queries_total{outcome}                   hit | miss | register | trusted | refused
+    ragweave_admission_in_flight, ragweave_admission_queued     GraphQL HTTP requests running / waiting for a slot
+    ragweave_admission_shed_total{reason}                       503 OVERLOADED: queue_full | wait
     and the process_* / python_gc_* / python_info collectors.
 
 Label values are bounded: unnamed operations share "anonymous"; an operation name is admitted only once its
@@ -94,6 +96,12 @@ class Metrics:
         self.subscriptions = Gauge("ragweave_subscriptions_active", "Subscriptions running now.", registry=r)
         self.persisted = Counter("ragweave_persisted_queries", "Persisted-query lookups by outcome.",
                                  ["outcome"], registry=r)
+        self.admission_in_flight = Gauge("ragweave_admission_in_flight",
+                                         "GraphQL HTTP requests holding an admission slot.", registry=r)
+        self.admission_queued = Gauge("ragweave_admission_queued", "GraphQL HTTP requests waiting for a slot.",
+                                      registry=r)
+        self.admission_shed = Counter("ragweave_admission_shed", "Requests refused with 503 OVERLOADED, by reason.",
+                                      ["reason"], registry=r)
         self._operations = BoundedLabel(max_operations)
         self._codes = BoundedLabel(100)
         self._small = BoundedLabel(100)  # loaders, providers, models: set by configuration, bounded anyway
@@ -136,6 +144,11 @@ class Metrics:
         self.persisted.labels(outcome).inc()
         if code is not None:
             self.errors.labels(self._codes(code)).inc()
+
+    def observe_shed(self, reason: str) -> None:
+        """AdmissionLimit refused a request (`reason`: queue_full | wait); it never reached the schema."""
+        self.admission_shed.labels(reason).inc()
+        self.errors.labels("OVERLOADED").inc()
 
 
 current_metrics: ContextVar[Metrics | None] = ContextVar("current_metrics", default=None)
