@@ -1,5 +1,5 @@
 """`perf/run --quick | --full`: start every server on 127.0.0.1, run the scenarios, write perf/RESULTS.md and
-perf/results.json (with --only: perf/out/RESULTS-only-<ids>.md and results-only-<ids>.json), stop everything that
+perf/results.json (with --only: perf/out/RESULTS-partial.md and results-partial.json), stop everything that
 was started (also on failure and Ctrl-C)."""
 
 from __future__ import annotations
