@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,33 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 
-from tests.servers.neo4j_server import free_port
+from tests.servers.app_server import serving
 from tests.servers.openai_server import OpenAITestServer, status
 from tests.test_http import app_for
 
 CHAT = {"query": 'mutation { chat(input: {messages: [{role: "user", content: "hi"}]}) { content } }'}
 TYPENAME = {"query": "{ __typename }"}
 STREAM = 'subscription { chatStream(input: {messages: [{role: "user", content: "hi"}]}) { __typename } }'
-
-
-@contextmanager
-def running(app) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -53,7 +34,7 @@ def serve(tmp_path: Path, embedder, falkordb_server, llm: OpenAITestServer):
 
     @contextmanager
     def start(**settings: object) -> Iterator[str]:
-        with running(app_for(tmp_path, embedder, falkordb_server.port, llm_url=llm.base_url, **settings)) as url:
+        with serving(app_for(tmp_path, embedder, falkordb_server.port, llm_url=llm.base_url, **settings)) as url:
             yield url
 
     return start

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 
-from tests.servers.neo4j_server import free_port
+from tests.servers.app_server import serving
 from tests.servers.openai_server import OpenAITestServer, slow_stream
 from tests.test_http import app_for
 
@@ -33,18 +30,9 @@ def llm() -> Iterator[OpenAITestServer]:
 
 @pytest.fixture
 def server_url(tmp_path: Path, embedder, falkordb_server, llm: OpenAITestServer) -> Iterator[str]:
-    port = free_port()
     app = app_for(tmp_path, embedder, falkordb_server.port, llm_url=llm.base_url, dev_mode=True)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url.removeprefix("http://")
 
 
 @pytest.mark.parametrize("protocol", ["graphql-transport-ws", "graphql-ws"])
