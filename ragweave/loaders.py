@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
+import aiodataloader
 from aiodataloader import DataLoader
 
 from ragweave import records
@@ -65,7 +66,7 @@ class Loaders:
     def close(self) -> None:
         """Drop every loader and its cache. Each loader's batch function refers back to this object, so without
         this a finished request's answers stay in memory until a full garbage collection finds the cycle."""
-        for name in [name for name, value in vars(self).items() if isinstance(value, DataLoader)]:
+        for name in [name for name, value in vars(self).items() if isinstance(value, aiodataloader.DataLoader)]:
             vars(self).pop(name).clear_all()
 
     @cached_property
