@@ -46,6 +46,16 @@ async def gauges(client: httpx.AsyncClient) -> dict[str, float]:
             if line.startswith(("ragweave_admission_in_flight ", "ragweave_admission_queued "))}
 
 
+async def hold(client: httpx.AsyncClient, llm: OpenAITestServer, count: int, latency: float,
+               within: float = 5.0) -> list[asyncio.Task[httpx.Response]]:
+    """`count` chats that each hold a slot for `latency` s, returned once the LLM server has received them all."""
+    llm.latency = latency
+    seen = len(llm.requests)
+    held = [asyncio.create_task(client.post("/graphql", json=CHAT)) for _ in range(count)]
+    await llm.wait_for_requests(seen + count, within=within)
+    return held
+
+
 def assert_overloaded(response: httpx.Response, retry_after: str = "1") -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == retry_after
@@ -57,9 +67,7 @@ async def test_admits_n_at_once_queues_the_next_in_order_and_sheds_after_the_wai
     with serve(max_in_flight=3, admission_wait_s=1.0, max_queued=10) as url:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             # given 3 chats held 0.6 s upstream and a 4th behind them
-            llm.latency = 0.6
-            held = [asyncio.create_task(client.post("/graphql", json=CHAT)) for _ in range(3)]
-            await llm.wait_for_requests(3, within=5)
+            held = await hold(client, llm, 3, latency=0.6)
             fourth = asyncio.create_task(client.post("/graphql", json=CHAT))
             await asyncio.sleep(0.2)
 
@@ -73,9 +81,7 @@ async def test_admits_n_at_once_queues_the_next_in_order_and_sheds_after_the_wai
             assert llm.requests[3].received_at >= max(r.received_at for r in llm.requests[:3]) + 0.5
 
             # when the slots stay held longer than the wait bound
-            llm.latency = 2.0
-            held = [asyncio.create_task(client.post("/graphql", json=CHAT)) for _ in range(3)]
-            await llm.wait_for_requests(7, within=5)
+            held = await hold(client, llm, 3, latency=2.0)
             started = time.monotonic()
             refused = await client.post("/graphql", json=TYPENAME)
 
@@ -92,9 +98,7 @@ async def test_admits_n_at_once_queues_the_next_in_order_and_sheds_after_the_wai
 async def test_a_full_queue_refuses_at_once(serve, llm):
     with serve(max_in_flight=1, admission_wait_s=5.0, max_queued=0) as url:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            llm.latency = 1.0
-            held = asyncio.create_task(client.post("/graphql", json=CHAT))
-            await llm.wait_for_requests(1, within=5)
+            [held] = await hold(client, llm, 1, latency=1.0)
             started = time.monotonic()
             refused = await client.post("/graphql", json=TYPENAME)
             assert time.monotonic() - started < 0.5
@@ -107,9 +111,7 @@ async def test_health_metrics_graphiql_and_subscriptions_pass_while_every_slot_i
     with serve(max_in_flight=1, admission_wait_s=0.5, max_queued=0) as url:
         async with httpx.AsyncClient(base_url=url, timeout=10) as client:
             # given the only slot held by a chat, so that any counted request is refused at once
-            llm.latency = 2.0
-            held = asyncio.create_task(client.post("/graphql", json=CHAT))
-            await llm.wait_for_requests(1, within=5)
+            [held] = await hold(client, llm, 1, latency=2.0)
             assert_overloaded(await client.post("/graphql", json=TYPENAME))
 
             # then the other endpoints answer
@@ -157,8 +159,6 @@ async def test_failed_refused_and_abandoned_requests_give_their_slots_back(serve
 
             # then both slots are free again: two chats run upstream at once, and a third request waits for them
             llm.reset()  # failures scripted for requests that were shed are left over
-            llm.latency = 1.5
-            held = [asyncio.create_task(client.post("/graphql", json=CHAT)) for _ in range(2)]
-            await llm.wait_for_requests(2, within=1.0)
+            held = await hold(client, llm, 2, latency=1.5, within=1.0)
             assert_overloaded(await client.post("/graphql", json=TYPENAME))
             assert [r.status_code for r in await asyncio.gather(*held)] == [200, 200]
