@@ -97,9 +97,10 @@ class EmbeddedFalkorDB:
                 break
             except BlockingIOError:
                 holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-                if _running(holder) or time.monotonic() > deadline:
+                alive = _running(holder)
+                if alive or time.monotonic() > deadline:
                     os.close(fd)
-                    raise DataDirInUse(_in_use_message(self.data_dir, holder)) from None
+                    raise DataDirInUse(_in_use_message(self.data_dir, holder, alive)) from None
                 await asyncio.sleep(0.05)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
@@ -199,8 +200,8 @@ def _running(pid: str) -> bool:
     return True
 
 
-def _in_use_message(data_dir: Path, holder: str) -> str:
-    if _running(holder):
+def _in_use_message(data_dir: Path, holder: str, alive: bool) -> str:
+    if alive:
         return f"data dir {data_dir} is already used by another ragweave process (pid {holder or 'unknown'})"
     return (f"data dir {data_dir} is still locked by a process left over from ragweave pid {holder}, which has "
             "exited (a FalkorDB child, or a snapshot fork of it); stop that process")
