@@ -55,12 +55,12 @@ def fleet_spec(openai_url: str, streams_url: str) -> dict[str, dict]:
 def loop_servers(name: str, latency: dict, env: dict[str, str], limit: int) -> dict[str, dict]:
     """`<name>-<loop>` without the admission limit and `<name>-<loop>-limit` with it, for (c) and (g)."""
     return {f"{name}-{loop}{suffix}": {"app": "ragweave", "workers": 2, "loop": loop, **latency,
-                                       "extra_env": {**env, **scenarios.admission_env(with_limit)}}
-            for loop in ("uvloop", "asyncio") for suffix, with_limit in (("", 0), ("-limit", limit))}
+                                       "extra_env": {**env, **scenarios.admission_env(limit if suffix else 0)}}
+            for loop, suffix in scenarios.LOOP_VARIANTS}
 
 
 # the servers each scenario measures ("openai" and "openai-streams" are the LLM test servers chat2 and stream1 call)
-LOOPS_OF = [f"{loop}{suffix}" for loop in ("uvloop", "asyncio") for suffix in ("", "-limit")]
+LOOPS_OF = [f"{loop}{suffix}" for loop, suffix in scenarios.LOOP_VARIANTS]
 SERVERS_OF = {"a": ["rw1", "rw1-asyncio", "rest1"], "b": ["rw1", "naive1", "noload1", "rwdebug1"],
               "c": ["rw2lat", *(f"rw2lat-{v}" for v in LOOPS_OF)], "d": ["rw2lat", "rest1lat"],
               "e": ["rw1", "rw2", "rest1", "rest2"], "f": [],

@@ -19,6 +19,8 @@ REST_FLOOR = "rest (floor: plain endpoint, same load generator)"
 # Admission limits of the "admission" variants of (c) and (g): per worker, below the connections each worker holds
 # (64 or 100 over 2 workers), so that the limit binds; one request waits at most ADMISSION_WAIT_S for a slot.
 ADMISSION_C, ADMISSION_G, ADMISSION_WAIT_S = 16, 40, 0.25
+# the servers `<name>-<loop><suffix>` of those variants: each loop, without ("") and with ("-limit") the limit
+LOOP_VARIANTS = [(loop, suffix) for loop in ("uvloop", "asyncio") for suffix in ("", "-limit")]
 MANY_CONNECTIONS = 400
 _D = Settings()
 AS_SHIPPED = (f"as shipped ({_D.loop} loop, admission {_D.max_in_flight}/worker, wait {_D.admission_wait_s:g} s, "
@@ -37,10 +39,10 @@ def loop_variants(fleet, server: str, rate: float, limit: int, base: str | None,
     body, requests, concurrency, extra = options
     rows, limited = {}, f"admission {limit}/worker, wait {ADMISSION_WAIT_S} s"
     where = f"open {rate:.0f}/s" + (f" over {concurrency} connections" if base is None else "")
-    for loop in ("uvloop", "asyncio"):
-        for suffix, label in (("", "no admission limit"), ("-limit", limited)):
-            name = base if base and (loop, suffix) == ("uvloop", "") else f"{where}: {loop}, {label}"
-            rows[name] = (fleet[f"{server}-{loop}{suffix}"], body, requests, concurrency, {**extra, "rate": rate})
+    for loop, suffix in LOOP_VARIANTS:
+        label = limited if suffix else "no admission limit"
+        name = base if base and (loop, suffix) == ("uvloop", "") else f"{where}: {loop}, {label}"
+        rows[name] = (fleet[f"{server}-{loop}{suffix}"], body, requests, concurrency, {**extra, "rate": rate})
     return rows
 
 
