@@ -1,49 +1,133 @@
-"""The executor: graphql-core's, with a short path for plain scalar fields.
+"""The executor: graphql-core's, with short paths for the fields that make up most of a large answer.
 
-Most fields of a large answer (ids, names, texts, scores) are attributes of an object that a resolver already
-returned. graphql-core resolves each of them like any field: resolve info, argument coercion, the resolver
-(Strawberry's attribute getter), completion. Here a field without arguments whose Strawberry resolver is the
-default one and whose type is a built-in scalar or an enum is read with `getattr` and serialized directly. It
-falls back to the full path whenever the full path would do more than that: a null for a non-null field (the
-error and its propagation), a value the scalar cannot serialize, or field middleware (a `resolve` hook).
+Most fields of an answer (ids, names, texts, scores, a hit's chunk, a retrieval's hits) are attributes of an
+object a resolver already returned. graphql-core resolves each like any field: resolve info, argument coercion,
+the resolver (Strawberry's attribute getter), then completion through half a dozen calls per value. Here:
+
+- a field without arguments whose Strawberry resolver is the default one is read with `getattr`;
+- a built-in scalar or enum value is serialized at once;
+- an object value, or a list of them (`T`, `T!`, `[T!]!`, ...; also what a resolver returns), is completed by
+  executing its selection on each object directly, with the same paths, error handling and awaiting as
+  graphql-core's.
+
+Every short path steps aside before doing any work, and leaves the field to graphql-core, whenever graphql-core
+would do more than that: a null for a non-null field (the error and its propagation), a value of an unexpected
+type, a scalar that does not serialize, directives on the field (`@stream`), deferred fragments, an object type
+with `is_type_of`, or field middleware (a `resolve` hook).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLEnumType,
     GraphQLField,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLScalarType,
     GraphQLSchema,
     specified_scalar_types,
 )
-from graphql.pyutils import Undefined
+from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-# (attribute, serialize, non-null) or None when the field needs the full path
-_Plan = tuple[str, Any, bool] | None
 _MISSING = object()
-_plans_by_schema: WeakKeyDictionary[GraphQLSchema, dict[tuple[str, str], _Plan]] = WeakKeyDictionary()
+_FALLBACK = object()  # "graphql-core completes this value"
 
 
-def _plan(field_def: GraphQLField) -> _Plan:
+@dataclass(frozen=True, slots=True)
+class _Leaf:
+    attribute: str
+    serialize: Any
+    non_null: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """An object type a value completes to: alone or as the items of a list, each maybe non-null."""
+
+    return_type: GraphQLOutputType
+    non_null: bool
+    is_list: bool
+    item_type: GraphQLOutputType  # the list's item type (with its non-null wrapper), or the object type
+    item_non_null: bool
+    object_type: GraphQLObjectType
+    python_type: type
+
+
+@dataclass(frozen=True, slots=True)
+class _ObjectAttribute:
+    attribute: str
+    shape: _Shape
+
+
+_Step = _Leaf | _ObjectAttribute | None
+
+
+class _SchemaPlans:
+    """What each field and return type of one schema allows, computed once per schema."""
+
+    def __init__(self) -> None:
+        self.steps: dict[tuple[str, str], _Step] = {}
+        self.shapes: dict[GraphQLOutputType, _Shape | None] = {}
+
+    def step(self, parent_type: GraphQLObjectType, field_name: str) -> _Step:
+        key = (parent_type.name, field_name)
+        try:
+            return self.steps[key]
+        except KeyError:
+            field_def = parent_type.fields.get(field_name)
+            step = self.steps[key] = _step(self, field_def) if field_def is not None else None
+            return step
+
+    def shape(self, return_type: GraphQLOutputType) -> _Shape | None:
+        try:
+            return self.shapes[return_type]
+        except KeyError:
+            shape = self.shapes[return_type] = _shape(return_type)
+            return shape
+
+
+def _step(plans: _SchemaPlans, field_def: GraphQLField) -> _Step:
     if field_def.args or not getattr(field_def.resolve, "_is_default", False):
         return None
     definition = field_def.extensions.get("strawberry-definition")
     if definition is None:
         return None
+    shape = plans.shape(field_def.type)
+    if shape is not None:
+        return _ObjectAttribute(definition.python_name, shape)
     field_type, non_null = field_def.type, isinstance(field_def.type, GraphQLNonNull)
     if non_null:
         field_type = field_type.of_type
     built_in = isinstance(field_type, GraphQLScalarType) and field_type.name in specified_scalar_types
     if not (built_in or isinstance(field_type, GraphQLEnumType)):
         return None
-    return definition.python_name, field_type.serialize, non_null
+    return _Leaf(definition.python_name, field_type.serialize, non_null)
+
+
+def _shape(return_type: GraphQLOutputType) -> _Shape | None:
+    non_null = isinstance(return_type, GraphQLNonNull)
+    inner = return_type.of_type if non_null else return_type
+    is_list = isinstance(inner, GraphQLList)
+    item_type = inner.of_type if is_list else inner
+    item_non_null = isinstance(item_type, GraphQLNonNull)
+    object_type = item_type.of_type if item_non_null else item_type
+    if not isinstance(object_type, GraphQLObjectType) or object_type.is_type_of is not None:
+        return None
+    definition = object_type.extensions.get("strawberry-definition")
+    python_type = getattr(definition, "origin", None)
+    if not isinstance(python_type, type):
+        return None
+    return _Shape(return_type, non_null, is_list, item_type, item_non_null, object_type, python_type)
+
+
+_plans_by_schema: WeakKeyDictionary[GraphQLSchema, _SchemaPlans] = WeakKeyDictionary()
 
 
 class Executor(StrawberryGraphQLCoreExecutionContext):
@@ -51,10 +135,13 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         plans = _plans_by_schema.get(self.schema)
         if plans is None:
-            plans = _plans_by_schema[self.schema] = {}
-        self._plans = plans
+            plans = _plans_by_schema[self.schema] = _SchemaPlans()
+        self._schema_plans = plans
         middleware = self.middleware_manager  # Strawberry always passes one; it matters only when it has hooks
-        self._short_path = middleware is None or not middleware.middlewares
+        self._short_paths = middleware is None or not middleware.middlewares
+        # grouped field set (per request, from graphql-core's collect_subfields) -> its steps; the set is kept
+        # with its steps so that its id cannot be reused while the request runs
+        self._steps: dict[int, tuple[Any, list[tuple[str, Any, _Step]]]] = {}
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)
@@ -63,25 +150,170 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         self.async_helpers = None  # type: ignore[assignment]
         return response
 
-    def execute_field(
-        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any,
+    def _steps_of(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[tuple[str, Any, _Step]]:
+        cached = self._steps.get(id(grouped_field_set))
+        if cached is not None and cached[0] is grouped_field_set:
+            return cached[1]
+        plans = self._schema_plans
+        steps = [
+            (name, details, None if _directed(details) else plans.step(parent_type, details[0].node.name.value))
+            for name, details in grouped_field_set.items()
+        ]
+        self._steps[id(grouped_field_set)] = (grouped_field_set, steps)
+        return steps
+
+    def execute_fields(
+        self, parent_type: GraphQLObjectType, source: Any, path: Path | None, grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        if self._short_path:
-            key = (parent_type.name, field_details_list[0].node.name.value)
-            plan = self._plans.get(key, _MISSING)
-            if plan is _MISSING:
-                field_def = parent_type.fields.get(key[1])
-                plan = self._plans[key] = _plan(field_def) if field_def is not None else None
-            if plan is not None:
-                value = getattr(source, plan[0], _MISSING)
-                if value is None and not plan[2]:
-                    return None
-                if value is not None and value is not _MISSING:
-                    try:
-                        serialized = plan[1](value)
-                    except Exception:  # the full path reports it
-                        serialized = None
-                    if serialized is not None and serialized is not Undefined:
-                        return serialized
-        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        if position_context is not None or not self._short_paths:
+            return super().execute_fields(parent_type, source, path, grouped_field_set, position_context)
+        results: dict[str, Any] = {}
+        awaiting: list[str] = []
+        is_awaitable = self.is_awaitable
+        type_name = parent_type.name
+        try:
+            for name, details, step in self._steps_of(parent_type, grouped_field_set):
+                if step is not None:
+                    value = getattr(source, step.attribute, _MISSING)
+                    if type(step) is _Leaf:
+                        if value is None and not step.non_null:
+                            results[name] = None
+                            continue
+                        if value is not None and value is not _MISSING:
+                            try:
+                                serialized = step.serialize(value)
+                            except Exception:  # the full path reports it
+                                serialized = None
+                            if serialized is not None and serialized is not Undefined:
+                                results[name] = serialized
+                                continue
+                    elif value is not _MISSING:
+                        field_path = Path(path, name, type_name)
+                        completed = self._complete_field(step.shape, details, field_path, value)
+                        if completed is not _FALLBACK:
+                            results[name] = completed
+                            if is_awaitable(completed):
+                                awaiting.append(name)
+                            continue
+                result = self.execute_field(parent_type, source, details, Path(path, name, type_name), None)
+                if result is not Undefined:
+                    results[name] = result
+                    if is_awaitable(result):
+                        awaiting.append(name)
+        except Exception:
+            if awaiting:  # settle the other fields' awaitables, as graphql-core does
+                self.settle_in_background([results[name] for name in awaiting])
+            raise
+        if not awaiting:
+            return results
+        return _awaited_fields(results, awaiting)
+
+    def complete_value(
+        self, return_type: GraphQLOutputType, field_details_list: Any, info: Any, path: Path, result: Any,
+        position_context: Any,
+    ) -> Any:
+        if position_context is None and self._short_paths:
+            shape = self._schema_plans.shape(return_type)
+            if shape is not None:
+                completed = self._complete_shape(shape, field_details_list, path, result)
+                if completed is not _FALLBACK:
+                    return completed
+        return super().complete_value(return_type, field_details_list, info, path, result, position_context)
+
+    def _complete_field(self, shape: _Shape, details: Any, path: Path, value: Any) -> Any:
+        """An attribute's object value, with the error handling graphql-core's `execute_field` gives a field."""
+        try:
+            completed = self._complete_shape(shape, details, path, value)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, shape.return_type, details, path)
+            return None
+        if completed is not _FALLBACK and self.is_awaitable(completed):
+            return self._awaited_field(completed, shape.return_type, details, path)
+        return completed
+
+    async def _awaited_field(self, completed: Any, field_type: GraphQLOutputType, details: Any, path: Path) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field_type, details, path)
+            return None
+
+    def _complete_shape(self, shape: _Shape, details: Any, path: Path, value: Any) -> Any:
+        if value is None:
+            return _FALLBACK if shape.non_null else None
+        if not shape.is_list:
+            if type(value) is not shape.python_type:
+                return _FALLBACK
+            return self._complete_object(shape.object_type, details, path, value)
+        if type(value) is not list and type(value) is not tuple:
+            return _FALLBACK
+        python_type, item_non_null = shape.python_type, shape.item_non_null
+        for item in value:
+            if type(item) is not python_type and (item is not None or item_non_null):
+                return _FALLBACK
+        object_type, item_type = shape.object_type, shape.item_type
+        collected = self.collect_subfields(object_type, details)
+        if collected[1]:  # deferred fragments
+            return _FALLBACK
+        grouped_field_set, is_awaitable = collected[0], self.is_awaitable
+        completed: list[Any] = []
+        awaiting: list[int] = []
+        try:
+            for index, item in enumerate(value):
+                if item is None:
+                    completed.append(None)
+                    continue
+                item_path = Path(path, index, None)
+                try:
+                    result = self.execute_fields(object_type, item, item_path, grouped_field_set, None)
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, item_type, details, item_path)  # raises for a non-null item
+                    result = None
+                else:
+                    if is_awaitable(result):
+                        result = self._awaited_item(result, item_type, details, item_path)
+                        awaiting.append(index)
+                completed.append(result)
+        except Exception:
+            if awaiting:
+                self.settle_in_background([completed[index] for index in awaiting])
+            raise
+        if not awaiting:
+            return completed
+        return _awaited_items(completed, awaiting)
+
+    def _complete_object(self, object_type: GraphQLObjectType, details: Any, path: Path, value: Any) -> Any:
+        grouped_field_set, deferred, _ = self.collect_subfields(object_type, details)
+        if deferred:
+            return self.collect_and_execute_subfields(object_type, details, path, value, None)
+        return self.execute_fields(object_type, value, path, grouped_field_set, None)
+
+    async def _awaited_item(self, result: Any, item_type: GraphQLOutputType, details: Any, path: Path) -> Any:
+        try:
+            return await result
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, item_type, details, path)
+            return None
+
+
+def _directed(details: Any) -> bool:
+    """A field with directives of its own left after collection (e.g. `@stream`): graphql-core's to handle."""
+    return any(d.node.directives for d in details)
+
+
+async def _awaited_fields(results: dict[str, Any], awaiting: list[str]) -> dict[str, Any]:
+    if len(awaiting) == 1:
+        results[awaiting[0]] = await results[awaiting[0]]
+    else:
+        results.update(zip(awaiting, await gather_with_cancel(*(results[n] for n in awaiting)), strict=True))
+    return results
+
+
+async def _awaited_items(completed: list[Any], awaiting: list[int]) -> list[Any]:
+    if len(awaiting) == 1:
+        completed[awaiting[0]] = await completed[awaiting[0]]
+    else:
+        for index, item in zip(awaiting, await gather_with_cancel(*(completed[i] for i in awaiting)), strict=True):
+            completed[index] = item
+    return completed
