@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from operator import itemgetter
 
 RRF_K = 60
 _WORD = re.compile(r"[\w][\w'&.-]*", re.UNICODE)
@@ -28,18 +29,25 @@ def graph_scores(
     reached_hops: Mapping[str, int], mentions: Mapping[str, Sequence[str]]
 ) -> tuple[dict[str, float], dict[str, list[str]]]:
     """Score chunks reached through entities; also return which entities reached each chunk (nearest first)."""
-    scores: dict[str, float] = defaultdict(float)
-    via: dict[str, list[str]] = defaultdict(list)
-    for entity_id, hops in sorted(reached_hops.items(), key=lambda item: (item[1], item[0])):
+    scores: dict[str, float] = {}
+    via: dict[str, list[str]] = {}
+    for entity_id, hops in sorted(reached_hops.items(), key=itemgetter(1, 0)):
+        weight = 1.0 / (1 + hops)
         for chunk_id in mentions.get(entity_id, ()):
-            scores[chunk_id] += 1.0 / (1 + hops)
-            via[chunk_id].append(entity_id)
-    return dict(scores), dict(via)
+            if chunk_id in scores:
+                scores[chunk_id] += weight
+                via[chunk_id].append(entity_id)
+            else:
+                scores[chunk_id] = weight
+                via[chunk_id] = [entity_id]
+    return scores, via
 
 
 def ranked(scores: Mapping[str, float]) -> list[str]:
     """Items by score, highest first; ties broken by id for a stable order."""
-    return sorted(scores, key=lambda item: (-scores[item], item))
+    by_id = sorted(scores)
+    by_id.sort(key=scores.__getitem__, reverse=True)  # a stable sort: equal scores keep the id order
+    return by_id
 
 
 def name_candidates(text: str, max_words: int = 4) -> list[str]:

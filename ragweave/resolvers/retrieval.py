@@ -107,19 +107,15 @@ async def _expand(
         nearest = sorted(outcome.reached.items(), key=lambda item: (item[1], item[0]))[:MAX_REACHED_ENTITIES]
         outcome.reached = dict(nearest)
         mentions = await loaders.mentions.load_many([(key.collection, eid) for eid in outcome.reached])
+        allowed = key.filter.document_ids if key.filter else None
         chunk_ids = {
-            eid: [m.chunk_id for m in found if _document_allowed(key, m.document_id)]
+            eid: [m.chunk_id for m in found if allowed is None or m.document_id in allowed]
             for eid, found in zip(outcome.reached, mentions, strict=True)
         }
         outcome.scores, outcome.via = ranking.graph_scores(outcome.reached, chunk_ids)
         return outcome
     except BackendError as exc:
         return GraphOutcome(error=exc)
-
-
-def _document_allowed(key: SearchKey, document_id: str) -> bool:
-    allowed = key.filter.document_ids if key.filter else None
-    return allowed is None or document_id in allowed
 
 
 def _metadata_allowed(key: SearchKey, chunk: records.Chunk) -> bool:
