@@ -24,11 +24,11 @@ from pathlib import Path
 from perf.bench import QUERY, gql
 
 
-def _request(app_kind: str, op: str, key: str) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
+def _request(app_kind: str, op: str, key: str, top_k: int | None) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
     if app_kind == "rest":
-        body, path = json.dumps({"query": QUERY, "topK": 10}).encode(), "/search"
+        body, path = json.dumps({"query": QUERY, "topK": top_k or 10}).encode(), "/search"
     else:
-        body, path = gql(op, q=QUERY, k=10 if op == "Small" else 5).encode(), "/graphql"
+        body, path = gql(op, q=QUERY, k=top_k or (10 if op == "Small" else 5)).encode(), "/graphql"
     headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()), (b"authorization", f"Bearer {key}".encode())]
     return path, body, headers
@@ -73,7 +73,7 @@ async def _run(args: argparse.Namespace) -> None:
     lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": state},
                                        startup.get, lifespan_send))
     await started.wait()
-    request = _request(args.app, args.op, key)
+    request = _request(args.app, args.op, key, args.top_k)
     answer = await _serve(app, state, *request)
     if b'"errors"' in answer or b'"error"' in answer:
         raise SystemExit(f"the request failed: {answer[:300]!r}")
@@ -104,7 +104,7 @@ def _under_callgrind(args: argparse.Namespace) -> int:
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                    f"--callgrind-out-file={scratch}/callgrind.out", sys.executable, "-m", "perf.instructions",
                    "--inside", "--app", args.app, "--op", args.op, "--requests", str(args.requests),
-                   "--warmup", str(args.warmup)]
+                   "--warmup", str(args.warmup), *(["--top-k", str(args.top_k)] if args.top_k else [])]
         done = subprocess.run(command, capture_output=True, text=True)
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or not found:
@@ -117,6 +117,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m perf.instructions", description=__doc__)
     parser.add_argument("--app", choices=["ragweave", "rest"], default="ragweave")
     parser.add_argument("--op", default="Small", help="an operation of perf/operations.graphql (ragweave)")
+    parser.add_argument("--top-k", type=int, help="the operation's $k (default: 10 for Small, else 5)")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--cpu", action="store_true", help="CPU time per request instead of instructions")
