@@ -18,6 +18,7 @@ with `is_type_of`, or field middleware (a `resolve` hook).
 
 from __future__ import annotations
 
+from asyncio import ensure_future, gather
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -33,7 +34,7 @@ from graphql import (
     GraphQLSchema,
     specified_scalar_types,
 )
-from graphql.pyutils import Path, Undefined, gather_with_cancel
+from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 _MISSING = object()
@@ -306,7 +307,7 @@ async def _awaited_fields(results: dict[str, Any], awaiting: list[str]) -> dict[
     if len(awaiting) == 1:
         results[awaiting[0]] = await results[awaiting[0]]
     else:
-        results.update(zip(awaiting, await gather_with_cancel(*(results[n] for n in awaiting)), strict=True))
+        results.update(zip(awaiting, await _all([results[n] for n in awaiting]), strict=True))
     return results
 
 
@@ -314,6 +315,19 @@ async def _awaited_items(completed: list[Any], awaiting: list[int]) -> list[Any]
     if len(awaiting) == 1:
         completed[awaiting[0]] = await completed[awaiting[0]]
     else:
-        for index, item in zip(awaiting, await gather_with_cancel(*(completed[i] for i in awaiting)), strict=True):
+        for index, item in zip(awaiting, await _all([completed[i] for i in awaiting]), strict=True):
             completed[index] = item
     return completed
+
+
+async def _all(awaitables: list[Any]) -> list[Any]:
+    """graphql-core's `gather_with_cancel` without `asyncio.gather`'s bookkeeping: the tasks all start at once (so
+    their DataLoader loads share a batch) and are awaited in order; the first failure cancels the rest."""
+    tasks = [ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        return [await task for task in tasks]
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await gather(*tasks, return_exceptions=True)
+        raise
