@@ -133,10 +133,10 @@ class Node:
     children: list[Node]
 
     @strawberry.field
-    async def later(self, fail: bool = False) -> Leaf:
+    async def later(self, info: strawberry.Info, fail: bool = False, extra_label: str | None = None) -> Leaf:
         if fail:
             raise ValueError(f"later failed on {self.id}")
-        return Leaf(label=f"later-{self.id}")
+        return Leaf(label=f"{info.field_name}-{self.id}-{extra_label}-{info.path.as_list()}")
 
     @strawberry.field
     async def later_list(self) -> list[Node]:
@@ -179,7 +179,8 @@ TREE_QUERIES = [
     "{ node { id leaf { label } } }",
     "{ node { id maybeLeaf { label } children { id } } }",
     "{ strictNodes { id children { leaf { label } } } }",
-    "{ nodes { id later { label } a: later(fail: false) { label } children { later { label } } } }",
+    "{ nodes { id later { label } a: later(fail: false, extraLabel: \"x\") { label } children { later { label } } } }",
+    "query($label: String) { nodes { later(extraLabel: $label) { label } } }",
     "{ nodes { id children { later(fail: true) { label } } } }",
     "{ nodes { laterList { id laterList { id leaf { label } later { label } } } } }",
     "{ nodes { owner { name ... on Person { age } __typename } } }",
@@ -192,7 +193,9 @@ TREE_QUERIES = [
 
 def run_tree(query: str) -> tuple[object, list[str]]:
     schema = strawberry.Schema(Tree, types=[Person], execution_context_class=execution.Executor)
-    result = asyncio.run(schema.execute(query, variable_values={"yes": True, "no": False}))
+    variables = {"yes": True, "no": False, "label": "y"}
+    used = {name: value for name, value in variables.items() if f"${name}" in query}
+    result = asyncio.run(schema.execute(query, variable_values=used))
     return result.data, sorted(f"{e.path}: {e.message}" for e in result.errors or [])
 
 
@@ -206,7 +209,7 @@ def test_objects_lists_errors_and_directives_match_graphql_core(query, full_path
 
 
 def test_the_tree_cases_take_the_short_paths(monkeypatch):
-    calls = dict.fromkeys(("_complete_shape", "_complete_object"), 0)
+    calls = dict.fromkeys(("_complete_shape", "_complete_object", "_resolve"), 0)
     for name in calls:
         original = getattr(execution.Executor, name)
 
@@ -216,4 +219,5 @@ def test_the_tree_cases_take_the_short_paths(monkeypatch):
 
         monkeypatch.setattr(execution.Executor, name, counting)
     run_tree(TREE_QUERIES[0])
-    assert calls["_complete_shape"] > 10 and calls["_complete_object"] > 5
+    run_tree(TREE_QUERIES[6])
+    assert calls["_complete_shape"] > 10 and calls["_complete_object"] > 5 and calls["_resolve"] > 5

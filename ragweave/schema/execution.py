@@ -34,8 +34,11 @@ from graphql import (
     GraphQLSchema,
     specified_scalar_types,
 )
+from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
+from strawberry import ID
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.base import StrawberryOptional
 
 _MISSING = object()
 _FALLBACK = object()  # "graphql-core completes this value"
@@ -67,15 +70,37 @@ class _ObjectAttribute:
     shape: _Shape
 
 
-_Step = _Leaf | _ObjectAttribute | None
+@dataclass(frozen=True, slots=True)
+class _Resolver:
+    """A Strawberry resolver called as Strawberry's wrapper would call it, minus the wrapper: scalar arguments
+    renamed, no field extensions (permissions are extensions), no exception handlers."""
+
+    field_def: GraphQLField
+    field: Any  # the StrawberryField
+    call: Any  # the resolver's own function
+    python_names: dict[str, str]  # GraphQL argument name -> parameter name
+    pass_self: bool
+    source_names: tuple[str, ...]  # `parent`/`root` parameters
+    info_name: str | None
+    info_class: Any
+
+
+_Step = _Leaf | _ObjectAttribute | _Resolver | None
+_PLAIN_ARGUMENTS = (int, str, float, bool, ID)
 
 
 class _SchemaPlans:
     """What each field and return type of one schema allows, computed once per schema."""
 
-    def __init__(self) -> None:
+    def __init__(self, schema: GraphQLSchema) -> None:
         self.steps: dict[tuple[str, str], _Step] = {}
         self.shapes: dict[GraphQLOutputType, _Shape | None] = {}
+        strawberry_schema = getattr(schema, "_strawberry_schema", None)
+        converter = getattr(strawberry_schema, "schema_converter", None)
+        config = getattr(strawberry_schema, "config", None)
+        self.info_class = getattr(config, "info_class", None)
+        self.name_converter = getattr(config, "name_converter", None)
+        self.resolvers_allowed = self.info_class is not None and not getattr(converter, "_exception_handler_specs", ())
 
     def step(self, parent_type: GraphQLObjectType, field_name: str) -> _Step:
         key = (parent_type.name, field_name)
@@ -95,10 +120,12 @@ class _SchemaPlans:
 
 
 def _step(plans: _SchemaPlans, field_def: GraphQLField) -> _Step:
-    if field_def.args or not getattr(field_def.resolve, "_is_default", False):
-        return None
     definition = field_def.extensions.get("strawberry-definition")
     if definition is None:
+        return None
+    if not getattr(field_def.resolve, "_is_default", False):
+        return _resolver(plans, field_def, definition) if plans.resolvers_allowed else None
+    if field_def.args:
         return None
     shape = plans.shape(field_def.type)
     if shape is not None:
@@ -110,6 +137,24 @@ def _step(plans: _SchemaPlans, field_def: GraphQLField) -> _Step:
     if not (built_in or isinstance(field_type, GraphQLEnumType)):
         return None
     return _Leaf(definition.python_name, field_type.serialize, non_null)
+
+
+def _resolver(plans: _SchemaPlans, field_def: GraphQLField, field: Any) -> _Resolver | None:
+    resolver = field.base_resolver
+    if resolver is None or field.extensions or field.is_subscription:
+        return None
+    names = {}
+    for argument in field.arguments:
+        plain = argument.type.of_type if type(argument.type) is StrawberryOptional else argument.type
+        if plain not in _PLAIN_ARGUMENTS:
+            return None
+        names[plans.name_converter.get_graphql_name(argument)] = argument.python_name
+    sources = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
+    info = resolver.info_parameter
+    return _Resolver(
+        field_def, field, resolver.wrapped_func, names, resolver.self_parameter is not None, sources,
+        info.name if info is not None else None, plans.info_class,
+    )
 
 
 def _shape(return_type: GraphQLOutputType) -> _Shape | None:
@@ -136,7 +181,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         plans = _plans_by_schema.get(self.schema)
         if plans is None:
-            plans = _plans_by_schema[self.schema] = _SchemaPlans()
+            plans = _plans_by_schema[self.schema] = _SchemaPlans(self.schema)
         self._schema_plans = plans
         middleware = self.middleware_manager  # Strawberry always passes one; it matters only when it has hooks
         self._short_paths = middleware is None or not middleware.middlewares
@@ -175,6 +220,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         type_name = parent_type.name
         try:
             for name, details, step in self._steps_of(parent_type, grouped_field_set):
+                if type(step) is _Resolver:
+                    result = self._resolve(step, parent_type, source, details, Path(path, name, type_name))
+                    results[name] = result
+                    if is_awaitable(result):
+                        awaiting.append(name)
+                    continue
                 if step is not None:
                     value = getattr(source, step.attribute, _MISSING)
                     if type(step) is _Leaf:
@@ -209,6 +260,32 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         if not awaiting:
             return results
         return _awaited_fields(results, awaiting)
+
+    def _resolve(self, step: _Resolver, parent_type: GraphQLObjectType, source: Any, details: Any, path: Path) -> Any:
+        """graphql-core's `execute_field` with Strawberry's resolver wrapper done inline."""
+        field_def, first = step.field_def, details[0]
+        return_type = field_def.type
+        info = self.build_resolve_info(field_def, [d.node for d in details], parent_type, path)
+        try:
+            arguments = get_argument_values(
+                field_def, first.node, self.variable_values, first.fragment_variable_values, self.hide_suggestions
+            ) if field_def.args else {}
+            names = step.python_names
+            kwargs = {names[name]: value for name, value in arguments.items()}
+            for name in step.source_names:
+                kwargs[name] = source
+            if step.info_name is not None:
+                kwargs[step.info_name] = step.info_class(_raw_info=info, _field=step.field)
+            result = step.call(source, **kwargs) if step.pass_self else step.call(**kwargs)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(return_type, details, info, path, result, None)
+            completed = self.complete_value(return_type, details, info, path, result, None)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._awaited_field(completed, return_type, details, path)
+        return completed
 
     def complete_value(
         self, return_type: GraphQLOutputType, field_details_list: Any, info: Any, path: Path, result: Any,
