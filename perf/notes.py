@@ -57,24 +57,28 @@ def _a(s: dict) -> str:
             f"endpoint {_n(rest.get('server_cpu_ms_per_op'), 2)} ms for the same JSON. Both parse the body, make the "
             "same two backend calls and encode the answer; ragweave also runs Strawberry's HTTP view, its "
             "per-operation extension hooks (telemetry, error codes, authentication, cost and rate limits, call "
-            "counting, the document cache), builds the context, and executes 41 fields through graphql-core (plain "
-            f"leaf fields take a short path; profile, self time: {_shares(s)}). graphql-core's executor is the "
-            "largest part left: 1.5x a hand-written endpoint would need hot operations to skip it altogether (a plan "
-            "compiled per document), a design change.")
+            "counting, the document cache), builds the context, and executes 41 fields (plain attributes, the hit "
+            "objects and their list on the executor's short paths, ragweave/schema/execution.py; profile, self time: "
+            f"{_shares(s)}). What is left is spread over that pipeline, no part of it large: 1.5x a hand-written "
+            "endpoint would need hot operations to skip Strawberry's view, extension hooks and executor altogether "
+            "(a plan compiled per persisted document, from the request body to the resolvers), a design change.")
 
 
 def _b(s: dict) -> str:
     rw, nv, nl = _row(s, "ragweave"), _row(s, "naive-strawberry"), _row(s, "ragweave-noloaders")
     calls = s.get("call_totals", {})
     no_loaders = calls.get("ragweave-noloaders", {})
-    return (f"Both servers spend their CPU completing a {s.get('response_fields', '?')}-field response in the "
-            f"executor (profile, self time: {_shares(s, 5)}). The naive baseline already batches its nested fields "
-            f"with DataLoaders, so ragweave ({_n(rw.get('server_cpu_ms_per_op'))} ms) and naive "
-            f"({_n(nv.get('server_cpu_ms_per_op'))} ms) cost about the same (ragweave also runs per-operation work "
-            "the naive server does not: cost, auth, metrics and log extensions, context and loaders). Without "
+    return (f"Both servers complete a {s.get('response_fields', '?')}-field response and do the same retrieval "
+            "work (the fakes' graph expansion, graph scores and fusion: the naive server imports ragweave's ranking "
+            "functions). The naive server completes every field through graphql-core's and Strawberry's full path; "
+            "ragweave reads plain attributes, completes objects and lists, and calls Strawberry resolvers without "
+            "their wrapper on the executor's short paths (ragweave/schema/execution.py), and also runs per-operation "
+            "work the naive server does not: cost, auth, metrics and log extensions, context and loaders "
+            f"(profile, self time: {_shares(s, 5)}). ragweave {_n(rw.get('server_cpu_ms_per_op'))} ms, naive "
+            f"{_n(nv.get('server_cpu_ms_per_op'))} ms. Without "
             f"DataLoaders ragweave costs {_n(nl.get('server_cpu_ms_per_op'))} ms "
             f"and makes {no_loaders.get(50, no_loaders.get('50', '?'))} backend calls at topK 50: that is the cost "
-            "the loaders remove. A third of the naive CPU would need a third of the executor's work per field. The "
+            "the loaders remove. The "
             "one extra backend call at topK 50 is a second batched `graph.entities_of_chunks`: the fused top 50 "
             "holds chunks that only the graph reached, whose entities the seed batch never loaded; it is one batch "
             "whatever topK (it depends on the data), not a call per hit.")
