@@ -115,7 +115,7 @@ def _under_callgrind(args: argparse.Namespace) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m perf.instructions", description=__doc__)
-    parser.add_argument("--app", choices=["ragweave", "rest"], default="ragweave")
+    parser.add_argument("--app", choices=["ragweave", "rest", "naive"], default="ragweave")
     parser.add_argument("--op", default="Small", help="an operation of perf/operations.graphql (ragweave)")
     parser.add_argument("--top-k", type=int, help="the operation's $k (default: 10 for Small, else 5)")
     parser.add_argument("--requests", type=int, default=100)
