@@ -8,6 +8,7 @@ grace period.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
@@ -131,16 +132,23 @@ signal.signal(signal.SIGTERM, _on_signal)
 signal.signal(signal.SIGINT, _on_signal)
 
 
-def run_json(args: list[str], timeout: float) -> dict:
-    """Run `python <args>` to completion (tracked, so it is stopped with the rest) and parse its JSON stdout."""
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
+@contextlib.contextmanager
+def tracked(proc: subprocess.Popen):
+    """`proc` (started with start_new_session=True) is stopped with the rest on failure, Ctrl-C, or at the end
+    of the block."""
     _children.append(proc)
     try:
-        out, err = proc.communicate(timeout=timeout)
+        yield proc
     finally:
         stop(proc)
         _children.remove(proc)
+
+
+def run_json(args: list[str], timeout: float) -> dict:
+    """Run `python <args>` to completion (tracked, so it is stopped with the rest) and parse its JSON stdout."""
+    with tracked(subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)) as proc:
+        out, err = proc.communicate(timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"{args[:2]} failed ({proc.returncode}): {err.decode()[-2000:]}")
     return json.loads(out)
