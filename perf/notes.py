@@ -5,17 +5,44 @@ from __future__ import annotations
 OPEN_300, OPEN_400 = "ragweave, open loop at 300/s", "ragweave, open loop at 400/s"  # row names start so
 METHOD = """How: each server is its own process on 127.0.0.1 (uvicorn, `perf/serve_fakes.py`) over the in-memory
 fakes of `perf/fakes.py` (deterministic corpus: 1000 chunks of ~800 characters in 100 documents, 300 entities,
-3 mentions per chunk, 2 relations per entity; each backend call sleeps its injected latency and is counted). The
-load generator (`perf/load.py`: httpx, one keep-alive connection per concurrency slot, closed loop, warm-up first)
-is a process of its own, sends a real API key, and reads the server's CPU time (utime + stime of the server and
-its worker processes, from /proc) around the timed phase. The variants of a scenario run interleaved
-(A B C A B C ...) and the tables show medians over the repetitions. **Server CPU per op is the robust figure.**
-Throughput and latency are not: the machine has 2 cores, the load generator uses them too (`client CPU ms/op`),
-and other work on the machine took `other load` cores during the runs. All load comes with one reader API key,
-whose rate limit is raised out of the way (RAGWEAVE_RATE_PER_S/BURST; the limiter still runs). Requests the
-admission limit refused (HTTP 503 `OVERLOADED`) are `shed`, not errors: ops/s and latency are those of the requests
-served, and `shed %` is the share of all requests answered 503 (columns shown when a run shed any). Profiles (py-spy,
-PyPI) are taken on one more load run of a scenario that missed a target; raw stacks: perf/out/profile-*.txt."""
+3 mentions per chunk, 2 relations per entity; each backend call sleeps its injected latency and is counted).
+{load} The variants of a scenario run interleaved (A B C A B C ...) and the tables show medians over the
+repetitions. **Server CPU per op is the robust figure.** Throughput and latency are not: the machine has 2 cores,
+the load generator uses them too (`client CPU ms/op`), and other work on the machine took `other load` cores during
+the runs. All load comes with one reader API key, whose rate limit is raised out of the way
+(RAGWEAVE_RATE_PER_S/BURST; the limiter still runs). Requests the admission limit refused (HTTP 503 `OVERLOADED`)
+are `shed`, not errors: ops/s and latency are those of the requests served{shed_latency}, and `shed %` is the share
+of all requests answered 503 (columns shown when a run shed any). Profiles (py-spy, PyPI) are taken on one more
+load run of a scenario that missed a target; raw stacks: perf/out/profile-*.txt."""
+LOAD_PY = """The load generator (`perf/load.py`: httpx, one keep-alive connection per concurrency slot,
+closed loop or open-loop rate, warm-up first) is a process of its own, sends a real API key, and reads the server's
+CPU time (utime and stime of the server and its worker processes, from /proc) around the timed phase."""
+WRK = """The load generator is a process of its own with one keep-alive connection per concurrency slot,
+warms up first and sends a real API key: wrk for the closed-loop runs (one thread; `perf/wrk.lua` sends a fixed
+count of requests and reports latencies as measured, wrk's coordinated-omission correction undone), `perf/load.py`
+(httpx) for the open-loop ones. The server's CPU time (utime and stime of the server and its worker processes, from
+/proc) is read around the timed phase; `client CPU ms/op` is the CPU of whichever generator ran the row."""
+
+
+def _by_wrk(meta: dict) -> bool:
+    return (meta.get("load_generator") or {}).get("closed_loop", "").startswith("wrk")
+
+
+def method(meta: dict) -> str:
+    """How the figures are taken, for the load generators this run used."""
+    wrk = _by_wrk(meta)
+    shed = " (in wrk's closed-loop runs the latency includes them: its histogram cannot set them apart)"
+    return METHOD.format(load=WRK if wrk else LOAD_PY, shed_latency=shed if wrk else "")
+
+
+def generators(meta: dict) -> str:
+    """Which load generator ran which runs (records made before wrk ran everything with perf/load.py)."""
+    load_py = f"perf/load.py (httpx {meta.get('packages', {}).get('httpx')})"
+    chosen = meta.get("load_generator") or {}
+    if _by_wrk(meta):
+        return f"closed-loop runs **{chosen['closed_loop']}**, one thread, `perf/wrk.lua`; open-loop runs {load_py}."
+    missing = f" (wrk not used: {chosen['wrk_missing']})" if chosen.get("wrk_missing") else ""
+    return f"**{load_py}**, closed and open loop{missing}."
 
 
 def _row(s: dict, name: str) -> dict:
