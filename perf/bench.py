@@ -65,7 +65,7 @@ class Bench:
                 "server_pid": server.pid, "rate": rate, "header": self.headers,
                 "warmup": warmup if warmup is not None else max(concurrency, min(50, requests // 10)),
                 "stats_url": server.url("/perf/calls") if stats else None, "max_seconds": self.mode.max_seconds,
-                "upstream_pid": upstream_pid}
+                "upstream_pid": upstream_pid, "workers": server.workers}
 
     def run_plan(self, entries: list[dict]) -> list[dict]:
         """The runs in order: closed-loop ones with wrk when there is one, the others with perf/load.py."""

@@ -68,6 +68,7 @@ class Server:
     name: str
     proc: subprocess.Popen
     port: int
+    workers: int = 1  # processes that serve requests
 
     @property
     def pid(self) -> int:
@@ -83,7 +84,7 @@ def start_fake_server(name: str, app: str, *, workers: int = 1, vector_ms: float
     args = ["-m", "perf.serve_fakes", "--app", app, "--port", str(port), "--workers", str(workers),
             "--vector-ms", str(vector_ms), "--graph-ms", str(graph_ms), "--loop", loop]
     proc = spawn(name, args + (["--debug-extensions"] if debug else []), extra_env)
-    return Server(name, proc, port)
+    return Server(name, proc, port, workers)
 
 
 def stop(proc: subprocess.Popen, grace: float = 8.0) -> None:

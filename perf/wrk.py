@@ -19,6 +19,7 @@ import select
 import signal
 import subprocess
 import time
+from collections import Counter
 from pathlib import Path
 
 from perf import procs
@@ -74,16 +75,32 @@ def _wrk(tool: Wrk, entry: dict, requests: int) -> dict:
     return json.loads(lines[-1])
 
 
+def _calls(entry: dict) -> dict | None:
+    """The fake backends' counters (/perf/calls) of every worker of the server, summed. A GET on a new connection
+    lands on whichever worker accepts it first, so the GETs repeat until each worker has answered (load.py sends
+    them on its first client's connection instead, which reaches the worker that served that client)."""
+    if not entry["stats_url"]:
+        return None
+    answers, deadline = {}, time.monotonic() + 10
+    while len(answers) < entry["workers"]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(answers)} of the {entry['workers']} workers answered {entry['stats_url']}")
+        answer = procs.get_json(entry["stats_url"])
+        answers[answer["pid"]] = answer
+    return {"calls": dict(sum((Counter(a["calls"]) for a in answers.values()), Counter())),
+            "slept": {k: sum(a["slept"][k] for a in answers.values()) for k in answer["slept"]}}
+
+
 def run(tool: Wrk, entry: dict) -> dict[str, object]:
     """A plan entry of perf/bench.py (closed loop: rate 0) run by wrk."""
     if entry["warmup"]:
         _wrk(tool, entry, entry["warmup"])
-    stats_before = procs.get_json(entry["stats_url"]) if entry["stats_url"] else None
+    stats_before = _calls(entry)
     window, own0 = Window(entry["server_pid"], entry["upstream_pid"]), _children_cpu_s()
     out = _wrk(tool, entry, entry["requests"])
     window.close()
     own = _children_cpu_s() - own0
-    stats_after = procs.get_json(entry["stats_url"]) if entry["stats_url"] else None
+    stats_after = _calls(entry)
     done, shed, elapsed = out["requests"], out["shed"], out["duration_us"] / 1e6
     result: dict[str, object] = {
         "generator": "wrk", "requests": done, "errors": out["errors"], "first_error": out["first_error"],
