@@ -111,9 +111,16 @@ def _c(s: dict) -> str:
     rw = _row(s, "ragweave")
     cpu, client = rw.get("server_cpu_ms_per_op"), rw.get("client_cpu_ms_per_op")
     need = round(2000 / 400 - (client or 0), 1)
-    return (f"CPU-bound: {_n(cpu)} ms of server CPU per op plus {_n(client)} ms in the load generator cap this "
+    busy, other = rw.get("machine_busy_cores") or 0, _n(rw.get("other_busy_cores"), 2)
+    shares = [max(r["server_cpu_shares"]) for r in rw.get("reps", []) if r.get("server_cpu_shares")]
+    busier = f"; the busier worker did {'/'.join(f'{v:.0%}' for v in shares)} of the server's work" if shares else ""
+    lead = (f"CPU-bound: {_n(cpu)} ms of server CPU per op plus {_n(client)} ms in the load generator cap this "
             f"2-core machine at about {_ceiling(cpu, client)} ops/s with nothing else running (other load during the "
-            f"runs: {_n(rw.get('other_busy_cores'), 2)} cores). 64 clients then queue: p50 "
+            f"runs: {other} cores). 64 clients then queue" if busy >= 1.8 else
+            f"Not CPU-bound on the machine: {_n(cpu)} ms of server CPU per op plus {_n(client)} ms in the load "
+            f"generator would allow about {_ceiling(cpu, client)} ops/s on its 2 cores, and the runs kept "
+            f"{busy:.2f} of them busy (other load: {other} cores{busier}). The 64 clients queue all the same")
+    return (f"{lead}: p50 "
             f"{_n(rw.get('p50_ms'), 0)} ms against a 50 ms backend path. 400 ops/s with this load generator on the "
             f"same 2 cores needs the server at about {need} ms CPU per op; with 64 closed-loop clients, p95 <= 120 ms "
             "also needs >= 533 ops/s (Little's law: 64 / 0.12 s). Offered 400 requests/s (open loop): "
