@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -9,7 +10,8 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from perf import procs
+from perf import procs, wrk
+from perf.wrk_fetch import Wrk
 
 OPERATIONS = Path(__file__).with_name("operations.graphql").read_text()
 QUERY = "launch plan of the Atlas team"
@@ -50,21 +52,30 @@ def gql(name: str, **variables: object) -> str:
 
 
 class Bench:
-    def __init__(self, mode: Mode, api_key: str) -> None:
+    def __init__(self, mode: Mode, api_key: str, wrk_tool: Wrk | None = None) -> None:
         self.mode = mode
         self.api_key = api_key
+        self.wrk = wrk_tool  # runs the closed-loop entries; None: perf/load.py runs them all
         self.headers = [f"Authorization: Bearer {api_key}"]
 
     def entry(self, server: procs.Server, body: str, requests: int, concurrency: int, *, path: str = "/graphql",
               rate: float = 0.0, stats: bool = False, warmup: int | None = None, upstream_pid: int = 0) -> dict:
-        """One run for perf/load.py (its options, as a plan entry)."""
+        """One run (perf/load.py's options, as a plan entry)."""
         return {"url": server.url(path), "body": body, "requests": requests, "concurrency": concurrency,
                 "server_pid": server.pid, "rate": rate, "header": self.headers,
                 "warmup": warmup if warmup is not None else max(concurrency, min(50, requests // 10)),
                 "stats_url": server.url("/perf/calls") if stats else None, "max_seconds": self.mode.max_seconds,
-                "upstream_pid": upstream_pid}
+                "upstream_pid": upstream_pid, "workers": server.workers}
 
     def run_plan(self, entries: list[dict]) -> list[dict]:
+        """The runs in order: closed-loop ones with wrk when there is one, the others with perf/load.py."""
+        results = []
+        for by_wrk, group in itertools.groupby(entries, key=lambda e: bool(self.wrk and not e["rate"])):
+            runs = list(group)
+            results += [wrk.run(self.wrk, e) for e in runs] if by_wrk else self.run_load_py(runs)
+        return results
+
+    def run_load_py(self, entries: list[dict]) -> list[dict]:
         procs.OUT.mkdir(parents=True, exist_ok=True)
         plan = procs.OUT / f"plan-{os.getpid()}.json"
         plan.write_text(json.dumps(entries))
@@ -96,6 +107,7 @@ def summarise(results: list[dict]) -> dict:
         values = [r[key] for r in results if r.get(key) is not None]
         summary[key] = round(statistics.median(values), 3) if values else None
     summary["requests_per_rep"] = results[0]["requests"]
+    summary["generator"] = results[0].get("generator", "httpx")
     summary["truncated"] = any(r["truncated"] for r in results)
     summary["first_error"] = next((r["first_error"] for r in results if r["first_error"]), None)
     summary["reps"] = results

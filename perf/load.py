@@ -58,6 +58,45 @@ def machine_busy_s() -> float:
     return (sum(fields) - fields[3] - fields[4]) / TICK
 
 
+class Window:
+    """CPU over one timed phase, from /proc: of the server's process tree, of an upstream's (given its pid) and of
+    the whole machine. The load generator's own CPU is the caller's to give."""
+
+    def __init__(self, server_pid: int, upstream_pid: int = 0) -> None:
+        self.server_pid, self.upstream_pid = server_pid, upstream_pid
+        self.up0, self.per0 = tree_cpu_s(upstream_pid), tree_cpu(server_pid)
+        self.busy0, self.t0 = machine_busy_s(), time.perf_counter()
+
+    def close(self) -> None:
+        self.elapsed = time.perf_counter() - self.t0
+        self.per = {p: v - self.per0.get(p, 0.0) for p, v in tree_cpu(self.server_pid).items()}
+        self.server_cpu, self.busy = sum(self.per.values()), machine_busy_s() - self.busy0
+        self.upstream = tree_cpu_s(self.upstream_pid) - self.up0
+
+    def figures(self, done: int, own: float) -> dict[str, object]:
+        """A result's CPU figures: per request done, and in cores over the phase (`other`: not measured here)."""
+        server, elapsed = self.server_cpu, self.elapsed
+        result: dict[str, object] = {
+            "server_cpu_ms_per_op": round(server * 1000 / done, 3) if done and self.server_pid else None,
+            "client_cpu_ms_per_op": round(own * 1000 / done, 3) if done else None,
+            "machine_busy_cores": round(self.busy / elapsed, 2) if elapsed else None,
+            "other_busy_cores": round((self.busy - server - own - self.upstream) / elapsed, 2) if elapsed else None,
+        }
+        if len(self.per) > 1 and server > 0:  # uvicorn workers: how the work was shared between processes
+            result["server_cpu_shares"] = sorted((round(v / server, 2) for v in self.per.values() if v > 0),
+                                                 reverse=True)
+        if self.upstream_pid and done:
+            result["upstream_cpu_ms_per_op"] = round(self.upstream * 1000 / done, 3)
+        return result
+
+
+def backend(before: dict, after: dict) -> dict[str, object]:
+    """The fake backends' calls and sleeps between two GETs of perf/serve_fakes' /perf/calls."""
+    calls = {k: v - before["calls"].get(k, 0) for k, v in after["calls"].items()}
+    slept = {k: v - before["slept"][k] for k, v in after["slept"].items()}
+    return {"calls": {k: v for k, v in calls.items() if v}, "slept_s": slept}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] if ordered else float("nan")
@@ -132,40 +171,28 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         await Phase(clients, args, deadline).closed(args.warmup, args.concurrency)
         stats_before = (await client.get(args.stats_url)).json() if args.stats_url else None
         phase = Phase(clients, args, deadline)
-        up0, per0 = tree_cpu_s(args.upstream_pid), tree_cpu(args.server_pid)
-        busy0, own0, t0 = machine_busy_s(), time.process_time(), time.perf_counter()
+        window, own0 = Window(args.server_pid, args.upstream_pid), time.process_time()
         if args.rate:
             await phase.open(args.requests, args.rate)
         else:
             await phase.closed(args.requests, args.concurrency)
-        elapsed = time.perf_counter() - t0
-        per = {p: v - per0.get(p, 0.0) for p, v in tree_cpu(args.server_pid).items()}
-        server_cpu, busy, own = sum(per.values()), machine_busy_s() - busy0, time.process_time() - own0
-        upstream = tree_cpu_s(args.upstream_pid) - up0
+        window.close()
+        own = time.process_time() - own0
         stats_after = (await client.get(args.stats_url)).json() if args.stats_url else None
     served, shed, ms = len(phase.latencies), len(phase.shed), [v * 1000 for v in phase.latencies]
-    done = served + shed
+    done, elapsed = served + shed, window.elapsed
     result: dict[str, object] = {
-        "requests": done, "errors": phase.errors, "first_error": phase.first_error, "elapsed_s": round(elapsed, 3),
-        "truncated": done < args.requests, "concurrency": args.concurrency, "rate": args.rate,
-        "shed": shed, "shed_pct": round(100 * shed / done, 2) if done else None,
+        "generator": "httpx", "requests": done, "errors": phase.errors, "first_error": phase.first_error,
+        "elapsed_s": round(elapsed, 3), "truncated": done < args.requests, "concurrency": args.concurrency,
+        "rate": args.rate, "shed": shed, "shed_pct": round(100 * shed / done, 2) if done else None,
         "shed_p50_ms": round(percentile([v * 1000 for v in phase.shed], 0.5), 3) if shed else None,
         "ops_per_s": round(served / elapsed, 1) if elapsed else None,
         "p50_ms": round(percentile(ms, 0.50), 3), "p95_ms": round(percentile(ms, 0.95), 3),
         "p99_ms": round(percentile(ms, 0.99), 3), "mean_ms": round(statistics.fmean(ms), 3) if ms else None,
-        "server_cpu_ms_per_op": round(server_cpu * 1000 / done, 3) if done and args.server_pid else None,
-        "client_cpu_ms_per_op": round(own * 1000 / done, 3) if done else None,
-        "machine_busy_cores": round(busy / elapsed, 2) if elapsed else None,
-        "other_busy_cores": round((busy - server_cpu - own - upstream) / elapsed, 2) if elapsed else None,
+        **window.figures(done, own),
     }
-    if len(per) > 1 and server_cpu > 0:  # uvicorn workers: how the work was shared between processes
-        result["server_cpu_shares"] = sorted((round(v / server_cpu, 2) for v in per.values() if v > 0), reverse=True)
-    if args.upstream_pid and done:
-        result["upstream_cpu_ms_per_op"] = round(upstream * 1000 / done, 3)
     if stats_before and stats_after:
-        calls = {k: v - stats_before["calls"].get(k, 0) for k, v in stats_after["calls"].items()}
-        slept = {k: v - stats_before["slept"][k] for k, v in stats_after["slept"].items()}
-        result["backend"] = {"calls": {k: v for k, v in calls.items() if v}, "slept_s": slept}
+        result["backend"] = backend(stats_before, stats_after)
     return result
 
 

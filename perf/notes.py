@@ -5,17 +5,44 @@ from __future__ import annotations
 OPEN_300, OPEN_400 = "ragweave, open loop at 300/s", "ragweave, open loop at 400/s"  # row names start so
 METHOD = """How: each server is its own process on 127.0.0.1 (uvicorn, `perf/serve_fakes.py`) over the in-memory
 fakes of `perf/fakes.py` (deterministic corpus: 1000 chunks of ~800 characters in 100 documents, 300 entities,
-3 mentions per chunk, 2 relations per entity; each backend call sleeps its injected latency and is counted). The
-load generator (`perf/load.py`: httpx, one keep-alive connection per concurrency slot, closed loop, warm-up first)
-is a process of its own, sends a real API key, and reads the server's CPU time (utime + stime of the server and
-its worker processes, from /proc) around the timed phase. The variants of a scenario run interleaved
-(A B C A B C ...) and the tables show medians over the repetitions. **Server CPU per op is the robust figure.**
-Throughput and latency are not: the machine has 2 cores, the load generator uses them too (`client CPU ms/op`),
-and other work on the machine took `other load` cores during the runs. All load comes with one reader API key,
-whose rate limit is raised out of the way (RAGWEAVE_RATE_PER_S/BURST; the limiter still runs). Requests the
-admission limit refused (HTTP 503 `OVERLOADED`) are `shed`, not errors: ops/s and latency are those of the requests
-served, and `shed %` is the share of all requests answered 503 (columns shown when a run shed any). Profiles (py-spy,
-PyPI) are taken on one more load run of a scenario that missed a target; raw stacks: perf/out/profile-*.txt."""
+3 mentions per chunk, 2 relations per entity; each backend call sleeps its injected latency and is counted).
+{load} The variants of a scenario run interleaved (A B C A B C ...) and the tables show medians over the
+repetitions. **Server CPU per op is the robust figure.** Throughput and latency are not: the machine has 2 cores,
+the load generator uses them too (`client CPU ms/op`), and other work on the machine took `other load` cores during
+the runs. All load comes with one reader API key, whose rate limit is raised out of the way
+(RAGWEAVE_RATE_PER_S/BURST; the limiter still runs). Requests the admission limit refused (HTTP 503 `OVERLOADED`)
+are `shed`, not errors: ops/s and latency are those of the requests served{shed_latency}, and `shed %` is the share
+of all requests answered 503 (columns shown when a run shed any). Profiles (py-spy, PyPI) are taken on one more
+load run of a scenario that missed a target; raw stacks: perf/out/profile-*.txt."""
+LOAD_PY = """The load generator (`perf/load.py`: httpx, one keep-alive connection per concurrency slot,
+closed loop or open-loop rate, warm-up first) is a process of its own, sends a real API key, and reads the server's
+CPU time (utime and stime of the server and its worker processes, from /proc) around the timed phase."""
+WRK = """The load generator is a process of its own with one keep-alive connection per concurrency slot,
+warms up first and sends a real API key: wrk for the closed-loop runs (one thread; `perf/wrk.lua` sends a fixed
+count of requests and reports latencies as measured, wrk's coordinated-omission correction undone), `perf/load.py`
+(httpx) for the open-loop ones. The server's CPU time (utime and stime of the server and its worker processes, from
+/proc) is read around the timed phase; `client CPU ms/op` is the CPU of whichever generator ran the row."""
+
+
+def _by_wrk(meta: dict) -> bool:
+    return (meta.get("load_generator") or {}).get("closed_loop", "").startswith("wrk")
+
+
+def method(meta: dict) -> str:
+    """How the figures are taken, for the load generators this run used."""
+    wrk = _by_wrk(meta)
+    shed = " (in wrk's closed-loop runs the latency includes them: its histogram cannot set them apart)"
+    return METHOD.format(load=WRK if wrk else LOAD_PY, shed_latency=shed if wrk else "")
+
+
+def generators(meta: dict) -> str:
+    """Which load generator ran which runs (records made before wrk ran everything with perf/load.py)."""
+    load_py = f"perf/load.py (httpx {meta.get('packages', {}).get('httpx')})"
+    chosen = meta.get("load_generator") or {}
+    if _by_wrk(meta):
+        return f"closed-loop runs **{chosen['closed_loop']}**, one thread, `perf/wrk.lua`; open-loop runs {load_py}."
+    missing = f" (wrk not used: {chosen['wrk_missing']})" if chosen.get("wrk_missing") else ""
+    return f"**{load_py}**, closed and open loop{missing}."
 
 
 def _row(s: dict, name: str) -> dict:
@@ -88,9 +115,16 @@ def _c(s: dict) -> str:
     rw = _row(s, "ragweave")
     cpu, client = rw.get("server_cpu_ms_per_op"), rw.get("client_cpu_ms_per_op")
     need = round(2000 / 400 - (client or 0), 1)
-    return (f"CPU-bound: {_n(cpu)} ms of server CPU per op plus {_n(client)} ms in the load generator cap this "
+    busy, other = rw.get("machine_busy_cores") or 0, _n(rw.get("other_busy_cores"), 2)
+    shares = [max(r["server_cpu_shares"]) for r in rw.get("reps", []) if r.get("server_cpu_shares")]
+    busier = f"; the busier worker did {'/'.join(f'{v:.0%}' for v in shares)} of the server's work" if shares else ""
+    lead = (f"CPU-bound: {_n(cpu)} ms of server CPU per op plus {_n(client)} ms in the load generator cap this "
             f"2-core machine at about {_ceiling(cpu, client)} ops/s with nothing else running (other load during the "
-            f"runs: {_n(rw.get('other_busy_cores'), 2)} cores). 64 clients then queue: p50 "
+            f"runs: {other} cores). 64 clients then queue" if busy >= 1.8 else
+            f"Not CPU-bound on the machine: {_n(cpu)} ms of server CPU per op plus {_n(client)} ms in the load "
+            f"generator would allow about {_ceiling(cpu, client)} ops/s on its 2 cores, and the runs kept "
+            f"{busy:.2f} of them busy (other load: {other} cores{busier}). The 64 clients queue all the same")
+    return (f"{lead}: p50 "
             f"{_n(rw.get('p50_ms'), 0)} ms against a 50 ms backend path. 400 ops/s with this load generator on the "
             f"same 2 cores needs the server at about {need} ms CPU per op; with 64 closed-loop clients, p95 <= 120 ms "
             "also needs >= 533 ops/s (Little's law: 64 / 0.12 s). Offered 400 requests/s (open loop): "
@@ -100,32 +134,74 @@ def _c(s: dict) -> str:
 
 def _d(s: dict) -> str:
     rw, rest = _row(s, "ragweave"), next((r for n, r in s.get("rows", {}).items() if n.startswith("rest")), {})
-    return (f"Nothing queues at concurrency 1, so p50 {_n(rw.get('p50_ms'))} ms is the injected sleeps as actually "
+    floor, over = rest.get("overhead_p50_ms"), rw.get("overhead_p50_ms")
+    text = (f"Nothing queues at concurrency 1, so p50 {_n(rw.get('p50_ms'))} ms is the injected sleeps as actually "
             f"slept ({_n(rw.get('actual_sleep_ms_per_op'))} ms for 50 requested: event-loop timer granularity), plus "
             f"the server's CPU for the op ({_n(rw.get('server_cpu_ms_per_op'))} ms), plus the load generator's own "
-            f"request handling ({_n(rw.get('client_cpu_ms_per_op'))} ms of httpx CPU per request, on the same cores). "
-            f"The plain REST endpoint, measured the same way, is {_n(rest.get('overhead_p50_ms'))} ms over its own "
-            "path: that is the floor of this setup (HTTP on both sides, timer overshoot, the client's CPU), so 2 ms "
-            "needs a cheaper client as well as a cheaper op.")
+            f"request handling ({_n(rw.get('client_cpu_ms_per_op'))} ms of {rw.get('generator', 'httpx')} CPU per "
+            f"request, on the same cores). The plain REST endpoint, measured the same way, is {_n(floor)} ms over its "
+            "own path: that is the floor of this setup (HTTP on both sides, timer overshoot, the client's CPU)")
+    if floor is None or over is None:
+        return text + "."
+    if floor >= 2:
+        return text + (f", over 2 ms before any GraphQL work, so the target needs a cheaper setup (the client's "
+                       f"{_n(rest.get('client_cpu_ms_per_op'))} ms of CPU per request is part of it) as well as a "
+                       "cheaper op.")
+    return text + (f"; it leaves {2 - floor:.1f} ms of the 2 ms to ragweave, which is {over - floor:.1f} ms above "
+                   "that floor: the target needs a cheaper op.")
 
 
 def _e(s: dict) -> str:
     one, two = _row(s, "ragweave 1 worker"), _row(s, "ragweave 2 workers")
     r1, r2 = _row(s, "rest 1 worker"), _row(s, "rest 2 workers")
-    used = (one.get("server_cpu_ms_per_op") or 0) + (one.get("client_cpu_ms_per_op") or 0)
     rest = round(r2["ops_per_s"] / r1["ops_per_s"], 2) if r1.get("ops_per_s") and r2.get("ops_per_s") else "?"
     lopsided = sum(1 for r in two.get("reps", []) if max(r.get("server_cpu_shares") or [0]) >= 0.9)
     skew = (f" In {lopsided} of {len(two.get('reps', []))} repetitions one worker did at least 90% of the work: the "
             "32 keep-alive connections are accepted by whichever worker wakes first and stay there, so a client "
             "with long-lived connections (a proxy's pool) can leave the second worker idle.") if lopsided else ""
-    return (f"The machine, not the worker count, is the limit: with 1 worker the server and the load generator "
-            f"already use {used * (one.get('ops_per_s') or 0) / 1000:.2f} cores at {_n(one.get('ops_per_s'), 0)} "
-            f"ops/s, and other work took {_n(one.get('other_busy_cores'), 2)}-{_n(two.get('other_busy_cores'), 2)} "
-            f"cores. The plain REST server scales {rest}x on the same machine: the load generator saturates first. "
-            f"With s ms of server and c ms of load-generator CPU per op, the 2 cores less the other work allow at "
-            f"most (2 - other) x 1000/(s+c) ops/s whatever the worker count: {_bound(one, two)} the 1-worker rate "
-            "here. On an idle machine, where 1 worker runs near 1000/s, 1.7x needs c under 18% of s, i.e. the load "
-            "generator on other cores than the server's (a second machine, or a larger one with CPU pinning)." + skew)
+    busy = two.get("machine_busy_cores") or 0
+    lead = ("The machine, not the worker count, is the limit" if busy >= 1.8 else
+            f"Not the machine alone ({busy:.2f} of its 2 cores were busy with 2 workers)")
+    return (f"{lead}: the server and the load generator use {_cores(one):.2f} cores at {_n(one.get('ops_per_s'), 0)} "
+            f"ops/s with 1 worker and {_cores(two):.2f} at {_n(two.get('ops_per_s'), 0)} ops/s with 2, and other "
+            f"work took {_n(one.get('other_busy_cores'), 2)}-{_n(two.get('other_busy_cores'), 2)} cores. The plain "
+            f"REST server scales {rest}x on the same machine{_rest_limit(r2)}. With s ms of server and c ms of "
+            "load-generator CPU per op, the 2 cores less the other work allow at most (2 - other) x 1000/(s+c) ops/s "
+            f"whatever the worker count: {_bound(one, two)} the 1-worker rate here. " + _idle(one, two) + skew)
+
+
+def _cores(row: dict) -> float:
+    """Cores the server and the load generator used together at the row's rate."""
+    cpu = (row.get("server_cpu_ms_per_op") or 0) + (row.get("client_cpu_ms_per_op") or 0)
+    return cpu * (row.get("ops_per_s") or 0) / 1000
+
+
+def _rest_limit(r2: dict) -> str:
+    server, client = r2.get("server_cpu_ms_per_op"), r2.get("client_cpu_ms_per_op")
+    if not (server and client):
+        return ""
+    if client > server:
+        return f": the load generator ({_n(client, 2)} ms of CPU per op against the server's {_n(server, 2)}) " \
+               "saturates first"
+    return f" ({_n(server, 2)} ms of server and {_n(client, 2)} ms of load-generator CPU per op)"
+
+
+def _idle(one: dict, two: dict) -> str:
+    """The ratio an idle machine allows: 1 worker is held to one core (1000/s1 ops/s), 2 workers to both cores,
+    shared with the load generator (2000/(s2 + c) ops/s)."""
+    s1, s2, c = one.get("server_cpu_ms_per_op"), two.get("server_cpu_ms_per_op"), two.get("client_cpu_ms_per_op")
+    if not (s1 and s2 and c):
+        return ""
+    text = (f"On an idle machine the ratio is at most 2 s1/(s2 + c) = {2 * s1 / (s2 + c):.2f}x here (s1 {_n(s1, 2)} "
+            f"ms with 1 worker, s2 {_n(s2, 2)} ms with 2, c {_n(c, 2)} ms); 1.7x needs s2 + c under 2/1.7 s1 = "
+            f"{2 * s1 / 1.7:.2f} ms")
+    if 2 * s1 / (s2 + c) >= 1.7:
+        return text + (", which this load generator and server meet on an idle machine; the measured ratio "
+                       "is short of it by what other work and run-to-run noise took.")
+    if s2 < 2 * s1 / 1.7 <= s2 + c:
+        return text + ": the load generator would have to run on other cores than the server's (a second " \
+                      "machine, or a larger one with CPU pinning)."
+    return text + ": the server's own cost per op with 2 workers is over it."
 
 
 def _bound(one: dict, two: dict) -> str:

@@ -8,6 +8,7 @@ grace period.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import json
 import os
 import signal
@@ -67,6 +68,7 @@ class Server:
     name: str
     proc: subprocess.Popen
     port: int
+    workers: int = 1  # processes that serve requests
 
     @property
     def pid(self) -> int:
@@ -82,7 +84,7 @@ def start_fake_server(name: str, app: str, *, workers: int = 1, vector_ms: float
     args = ["-m", "perf.serve_fakes", "--app", app, "--port", str(port), "--workers", str(workers),
             "--vector-ms", str(vector_ms), "--graph-ms", str(graph_ms), "--loop", loop]
     proc = spawn(name, args + (["--debug-extensions"] if debug else []), extra_env)
-    return Server(name, proc, port)
+    return Server(name, proc, port, workers)
 
 
 def stop(proc: subprocess.Popen, grace: float = 8.0) -> None:
@@ -131,16 +133,23 @@ signal.signal(signal.SIGTERM, _on_signal)
 signal.signal(signal.SIGINT, _on_signal)
 
 
-def run_json(args: list[str], timeout: float) -> dict:
-    """Run `python <args>` to completion (tracked, so it is stopped with the rest) and parse its JSON stdout."""
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)
+@contextlib.contextmanager
+def tracked(proc: subprocess.Popen):
+    """`proc` (started with start_new_session=True) is stopped with the rest on failure, Ctrl-C, or at the end
+    of the block."""
     _children.append(proc)
     try:
-        out, err = proc.communicate(timeout=timeout)
+        yield proc
     finally:
         stop(proc)
         _children.remove(proc)
+
+
+def run_json(args: list[str], timeout: float) -> dict:
+    """Run `python <args>` to completion (tracked, so it is stopped with the rest) and parse its JSON stdout."""
+    with tracked(subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env(), stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True)) as proc:
+        out, err = proc.communicate(timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"{args[:2]} failed ({proc.returncode}): {err.decode()[-2000:]}")
     return json.loads(out)

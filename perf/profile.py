@@ -35,19 +35,15 @@ def record(name: str, server: procs.Server, run_load) -> dict:
     if spy is None:
         return {"error": "py-spy is not installed (pip install py-spy)"}
     out = procs.OUT / f"profile-{name}.txt"
-    proc = subprocess.Popen([spy, "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250",
-                             "--format", "raw", "--output", str(out), "--gil"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    procs._children.append(proc)
-    try:
-        run_load()
-    finally:
-        proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+    spying = subprocess.Popen([spy, "record", "--pid", str(server.pid), "--subprocesses", "--rate", "250",
+                               "--format", "raw", "--output", str(out), "--gil"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    with procs.tracked(spying) as proc:
         try:
-            proc.wait(30)
+            run_load()
         finally:
-            procs.stop(proc)
-            procs._children.remove(proc)
+            proc.send_signal(signal.SIGINT)  # py-spy writes its output on SIGINT
+            proc.wait(30)
     return summarise(out) if out.exists() else {"error": "py-spy wrote nothing (ptrace not permitted?)"}
 
 

@@ -26,6 +26,8 @@ def _check_cells(c: dict) -> str:
 def _rows(rows: dict) -> list[str]:
     columns = [(h, k) for h, k in COLUMNS if any(
         row.get(k) if k in SHOWN_IF_ANY else row.get(k) is not None for row in rows.values())]
+    if len({row.get("generator", "httpx") for row in rows.values()}) > 1:  # wrk closed loop, httpx open loop
+        columns.insert(0, ("load", "generator"))
     out = ["| variant | requests/rep | " + " | ".join(h for h, _ in columns) + " |",
            "|---|---|" + "---|" * len(columns)]
     for name, row in rows.items():
@@ -118,7 +120,7 @@ def render(results: dict, data_file: str = "perf/results.json") -> str:
         f"{m['date_utc']}, Python {m['python']}, {m['cpu_count']} CPUs, uvicorn {m['uvicorn_loop_http']}. "
         f"Load average at start {_load(m['loadavg_start'])}, at end {_load(m.get('loadavg_end'))}; run took "
         f"{m.get('duration_s')} s (servers up in {m.get('startup_s')} s).", "", f"Packages: {pkgs}.", "",
-        notes.METHOD, "", "## Summary", "",
+        f"Load generator: {notes.generators(m)}", "", notes.method(m), "", "## Summary", "",
         "| scenario | check | measured | target | result | note |", "|---|---|---|---|---|---|",
     ]
     for s in results["scenarios"]:

@@ -18,7 +18,7 @@ import time
 import traceback
 from pathlib import Path
 
-from perf import procs, profile, report, scenarios, streams
+from perf import procs, profile, report, scenarios, streams, wrk_fetch
 from perf.bench import FULL, QUERY, QUICK, Bench, gql
 from ragweave.auth import KeyStore
 
@@ -133,10 +133,22 @@ def metadata(args: argparse.Namespace) -> dict:
     }
 
 
+def load_generator(choice: str) -> tuple[wrk_fetch.Wrk | None, dict]:
+    """wrk for the closed-loop runs (--load wrk, when it can be had), and what meta records of the choice."""
+    tool = wrk_fetch.find() if choice == "wrk" else "--load python"
+    if isinstance(tool, wrk_fetch.Wrk):
+        return tool, {"closed_loop": tool.describe(), "wrk_missing": None}
+    return None, {"closed_loop": "perf/load.py", "wrk_missing": tool}
+
+
 def run(args: argparse.Namespace) -> dict:
     mode = FULL if args.full else QUICK
     started = time.monotonic()
     results = {"meta": metadata(args), "scenarios": []}
+    tool, generator = load_generator(args.load)
+    results["meta"]["load_generator"] = generator
+    missing = f" (no wrk: {generator['wrk_missing']})" if generator["wrk_missing"] else ""
+    print(f"[perf] closed-loop load generator: {generator['closed_loop']}{missing}", flush=True)
     data_dir = procs.OUT / "data"
     shutil.rmtree(data_dir, ignore_errors=True)
     _, api_key = KeyStore(data_dir / "keys.json").create("default", "reader")
@@ -161,7 +173,7 @@ def run(args: argparse.Namespace) -> dict:
         procs.wait_ready(proc, f"http://127.0.0.1:{port}/v1/models")
         fleet[name] = procs.Server(name, proc, port)
     results["meta"]["startup_s"] = round(time.monotonic() - started, 1)
-    bench = Bench(mode, api_key)
+    bench = Bench(mode, api_key, tool)
     for sid, scenario in chosen:
         if sid == "f" and not mode.embedded:
             results["scenarios"].append({"id": "f", "title": "Embedded scale (qdrant-edge, 100k chunks)",
@@ -208,6 +220,9 @@ def main() -> int:
     group.add_argument("--render", action="store_true", help="only rewrite RESULTS*.md from results*.json")
     parser.add_argument("--only", help="scenario ids, e.g. a,b: only their servers start; results go to perf/out/")
     parser.add_argument("--no-profile", action="store_true", help="skip py-spy profiles of missed targets")
+    parser.add_argument("--load", choices=["wrk", "python"], default="wrk",
+                        help="closed-loop runs: wrk (default; perf/load.py when wrk cannot be had) or perf/load.py; "
+                             "open-loop runs always use perf/load.py")
     args = parser.parse_args()
     if args.render:
         for data, page in [(PERF / "results.json", PERF / "RESULTS.md"),
