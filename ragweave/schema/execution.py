@@ -284,7 +284,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             self.handle_field_error(raw_error, return_type, details, path)
             return None
         if self.is_awaitable(completed):
-            return self._awaited_field(completed, return_type, details, path)
+            return self._awaited(completed, return_type, details, path)
         return completed
 
     def complete_value(
@@ -307,10 +307,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             self.handle_field_error(raw_error, shape.return_type, details, path)
             return None
         if completed is not _FALLBACK and self.is_awaitable(completed):
-            return self._awaited_field(completed, shape.return_type, details, path)
+            return self._awaited(completed, shape.return_type, details, path)
         return completed
 
-    async def _awaited_field(self, completed: Any, field_type: GraphQLOutputType, details: Any, path: Path) -> Any:
+    async def _awaited(self, completed: Any, field_type: GraphQLOutputType, details: Any, path: Path) -> Any:
+        """A field's or a list item's value once awaited; a failure handled as graphql-core handles it there."""
         try:
             return await completed
         except Exception as raw_error:
@@ -350,7 +351,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     result = None
                 else:
                     if is_awaitable(result):
-                        result = self._awaited_item(result, item_type, details, item_path)
+                        result = self._awaited(result, item_type, details, item_path)
                         awaiting.append(index)
                 completed.append(result)
         except Exception:
@@ -366,13 +367,6 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         if deferred:
             return self.collect_and_execute_subfields(object_type, details, path, value, None)
         return self.execute_fields(object_type, value, path, grouped_field_set, None)
-
-    async def _awaited_item(self, result: Any, item_type: GraphQLOutputType, details: Any, path: Path) -> Any:
-        try:
-            return await result
-        except Exception as raw_error:
-            self.handle_field_error(raw_error, item_type, details, path)
-            return None
 
 
 def _directed(details: Any) -> bool:
