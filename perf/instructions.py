@@ -1,4 +1,4 @@
-"""Instructions per request of one operation, in-process: `python -m perf.instructions [--op Small] [--app rest]`.
+"""Instructions per request of one operation, in-process: `python -m perf.instructions [--op Small] [--app rest|naive]`.
 
 The app is called as an ASGI callable over the fakes (no sockets, no uvicorn), under valgrind's callgrind with
 instrumentation switched on only around the timed requests (callgrind_control). Instruction counts do not depend
