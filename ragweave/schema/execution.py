@@ -97,10 +97,8 @@ class _SchemaPlans:
         self.shapes: dict[GraphQLOutputType, _Shape | None] = {}
         strawberry_schema = getattr(schema, "_strawberry_schema", None)
         converter = getattr(strawberry_schema, "schema_converter", None)
-        config = getattr(strawberry_schema, "config", None)
-        self.info_class = getattr(config, "info_class", None)
-        self.name_converter = getattr(config, "name_converter", None)
-        self.resolvers_allowed = self.info_class is not None and not getattr(converter, "_exception_handler_specs", ())
+        self.config = getattr(strawberry_schema, "config", None)
+        self.resolvers_allowed = self.config is not None and not getattr(converter, "_exception_handler_specs", ())
 
     def step(self, parent_type: GraphQLObjectType, field_name: str) -> _Step:
         key = (parent_type.name, field_name)
@@ -148,12 +146,12 @@ def _resolver(plans: _SchemaPlans, field_def: GraphQLField, field: Any) -> _Reso
         plain = argument.type.of_type if type(argument.type) is StrawberryOptional else argument.type
         if plain not in _PLAIN_ARGUMENTS:
             return None
-        names[plans.name_converter.get_graphql_name(argument)] = argument.python_name
+        names[plans.config.name_converter.get_graphql_name(argument)] = argument.python_name
     sources = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
     info = resolver.info_parameter
     return _Resolver(
         field_def, field, resolver.wrapped_func, names, resolver.self_parameter is not None, sources,
-        info.name if info is not None else None, plans.info_class,
+        info.name if info is not None else None, plans.config.info_class,
     )
 
 
@@ -220,46 +218,44 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         type_name = parent_type.name
         try:
             for name, details, step in self._steps_of(parent_type, grouped_field_set):
-                if type(step) is _Resolver:
-                    result = self._resolve(step, parent_type, source, details, Path(path, name, type_name))
-                    results[name] = result
-                    if is_awaitable(result):
-                        awaiting.append(name)
-                    continue
-                if step is not None:
+                kind = type(step)
+                if kind is _Leaf:
                     value = getattr(source, step.attribute, _MISSING)
-                    if type(step) is _Leaf:
-                        if value is None and not step.non_null:
-                            results[name] = None
+                    if value is None and not step.non_null:
+                        results[name] = None
+                        continue
+                    if value is not None and value is not _MISSING:
+                        try:
+                            serialized = step.serialize(value)
+                        except Exception:  # the full path reports it
+                            serialized = None
+                        if serialized is not None and serialized is not Undefined:
+                            results[name] = serialized
                             continue
-                        if value is not None and value is not _MISSING:
-                            try:
-                                serialized = step.serialize(value)
-                            except Exception:  # the full path reports it
-                                serialized = None
-                            if serialized is not None and serialized is not Undefined:
-                                results[name] = serialized
-                                continue
-                    elif value is not _MISSING:
-                        field_path = Path(path, name, type_name)
-                        completed = self._complete_field(step.shape, details, field_path, value)
-                        if completed is not _FALLBACK:
-                            results[name] = completed
-                            if is_awaitable(completed):
-                                awaiting.append(name)
-                            continue
-                result = self.execute_field(parent_type, source, details, Path(path, name, type_name), None)
-                if result is not Undefined:
-                    results[name] = result
-                    if is_awaitable(result):
-                        awaiting.append(name)
+                    result = _FALLBACK
+                elif kind is _ObjectAttribute:
+                    value = getattr(source, step.attribute, _MISSING)
+                    result = _FALLBACK if value is _MISSING else self._complete_field(
+                        step.shape, details, Path(path, name, type_name), value
+                    )
+                elif kind is _Resolver:
+                    result = self._resolve(step, parent_type, source, details, Path(path, name, type_name))
+                else:
+                    result = _FALLBACK
+                if result is _FALLBACK:
+                    result = self.execute_field(parent_type, source, details, Path(path, name, type_name), None)
+                    if result is Undefined:
+                        continue
+                results[name] = result
+                if is_awaitable(result):
+                    awaiting.append(name)
         except Exception:
             if awaiting:  # settle the other fields' awaitables, as graphql-core does
                 self.settle_in_background([results[name] for name in awaiting])
             raise
         if not awaiting:
             return results
-        return _awaited_fields(results, awaiting)
+        return _filled(results, awaiting)
 
     def _resolve(self, step: _Resolver, parent_type: GraphQLObjectType, source: Any, details: Any, path: Path) -> Any:
         """graphql-core's `execute_field` with Strawberry's resolver wrapper done inline."""
@@ -360,7 +356,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             raise
         if not awaiting:
             return completed
-        return _awaited_items(completed, awaiting)
+        return _filled(completed, awaiting)
 
     def _complete_object(self, object_type: GraphQLObjectType, details: Any, path: Path, value: Any) -> Any:
         grouped_field_set, deferred, _ = self.collect_subfields(object_type, details)
@@ -374,21 +370,14 @@ def _directed(details: Any) -> bool:
     return any(d.node.directives for d in details)
 
 
-async def _awaited_fields(results: dict[str, Any], awaiting: list[str]) -> dict[str, Any]:
-    if len(awaiting) == 1:
-        results[awaiting[0]] = await results[awaiting[0]]
+async def _filled(container: Any, keys: list[Any]) -> Any:
+    """The dict of an object's fields or the list of a list's items, with the awaitables at `keys` awaited."""
+    if len(keys) == 1:
+        container[keys[0]] = await container[keys[0]]
     else:
-        results.update(zip(awaiting, await _all([results[n] for n in awaiting]), strict=True))
-    return results
-
-
-async def _awaited_items(completed: list[Any], awaiting: list[int]) -> list[Any]:
-    if len(awaiting) == 1:
-        completed[awaiting[0]] = await completed[awaiting[0]]
-    else:
-        for index, item in zip(awaiting, await _all([completed[i] for i in awaiting]), strict=True):
-            completed[index] = item
-    return completed
+        for key, value in zip(keys, await _all([container[key] for key in keys]), strict=True):
+            container[key] = value
+    return container
 
 
 async def _all(awaitables: list[Any]) -> list[Any]:
