@@ -90,6 +90,18 @@ class Window:
         return result
 
 
+def tallies(generator: str, done: int, shed: int, errors: int, first_error: str | None, elapsed: float,
+            requested: int, concurrency: int, rate: float) -> dict[str, object]:
+    """A result's counts, the same for every load generator: `requests` answered (shed ones included), `ops_per_s`
+    of the served ones only."""
+    return {
+        "generator": generator, "requests": done, "errors": errors, "first_error": first_error,
+        "elapsed_s": round(elapsed, 3), "truncated": done < requested, "concurrency": concurrency, "rate": rate,
+        "shed": shed, "shed_pct": round(100 * shed / done, 2) if done else None,
+        "ops_per_s": round((done - shed) / elapsed, 1) if elapsed else None,
+    }
+
+
 def backend(before: dict, after: dict) -> dict[str, object]:
     """The fake backends' calls and sleeps between two GETs of perf/serve_fakes' /perf/calls."""
     calls = {k: v - before["calls"].get(k, 0) for k, v in after["calls"].items()}
@@ -182,11 +194,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     served, shed, ms = len(phase.latencies), len(phase.shed), [v * 1000 for v in phase.latencies]
     done, elapsed = served + shed, window.elapsed
     result: dict[str, object] = {
-        "generator": "httpx", "requests": done, "errors": phase.errors, "first_error": phase.first_error,
-        "elapsed_s": round(elapsed, 3), "truncated": done < args.requests, "concurrency": args.concurrency,
-        "rate": args.rate, "shed": shed, "shed_pct": round(100 * shed / done, 2) if done else None,
+        **tallies("httpx", done, shed, phase.errors, phase.first_error, elapsed, args.requests, args.concurrency,
+                  args.rate),
         "shed_p50_ms": round(percentile([v * 1000 for v in phase.shed], 0.5), 3) if shed else None,
-        "ops_per_s": round(served / elapsed, 1) if elapsed else None,
         "p50_ms": round(percentile(ms, 0.50), 3), "p95_ms": round(percentile(ms, 0.95), 3),
         "p99_ms": round(percentile(ms, 0.99), 3), "mean_ms": round(statistics.fmean(ms), 3) if ms else None,
         **window.figures(done, own),

@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from perf import procs
-from perf.load import Window, backend
+from perf.load import Window, backend, tallies
 from perf.wrk_fetch import Wrk
 
 SCRIPT = Path(__file__).with_name("wrk.lua")
@@ -103,10 +103,9 @@ def run(tool: Wrk, entry: dict) -> dict[str, object]:
     stats_after = _calls(entry)
     done, shed, elapsed = out["requests"], out["shed"], out["duration_us"] / 1e6
     result: dict[str, object] = {
-        "generator": "wrk", "requests": done, "errors": out["errors"], "first_error": out["first_error"],
-        "elapsed_s": round(elapsed, 3), "truncated": done < entry["requests"], "concurrency": entry["concurrency"],
-        "rate": 0.0, "shed": shed, "shed_pct": round(100 * shed / done, 2) if done else None, "shed_p50_ms": None,
-        "ops_per_s": round((done - shed) / elapsed, 1) if elapsed else None,
+        **tallies("wrk", done, shed, out["errors"], out["first_error"], elapsed, entry["requests"],
+                  entry["concurrency"], 0.0),
+        "shed_p50_ms": None,
         **{f"p{q}_ms": round(out[f"p{q}_us"] / 1000, 3) for q in (50, 95, 99)},
         "mean_ms": round(out["mean_us"] / 1000, 3), "latency": out["latency"],
         "wrk_corrected_p99_ms": round(out["wrk_corrected_p99_us"] / 1000, 3),
