@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 OPEN_300, OPEN_400 = "ragweave, open loop at 300/s", "ragweave, open loop at 400/s"  # row names start so
-METHOD = """How: each server is its own process on 127.0.0.1 (uvicorn, `perf/serve_fakes.py`) over the in-memory
-fakes of `perf/fakes.py` (deterministic corpus: 1000 chunks of ~800 characters in 100 documents, 300 entities,
-3 mentions per chunk, 2 relations per entity; each backend call sleeps its injected latency and is counted).
+METHOD = """How: each server is its own process on 127.0.0.1 (uvicorn, `perf/serve_fakes.py`; with several workers,
+each accepts on a listening socket of its own, `ragweave/workers.py`, as `ragweave serve --workers` runs) over
+the in-memory fakes of `perf/fakes.py` (deterministic corpus: 1000 chunks of ~800 characters in 100 documents,
+300 entities, 3 mentions per chunk, 2 relations per entity; each backend call sleeps its injected latency and is
+counted).
 {load} The variants of a scenario run interleaved (A B C A B C ...) and the tables show medians over the
 repetitions. **Server CPU per op is the robust figure.** Throughput and latency are not: the machine has 2 cores,
 the load generator uses them too (`client CPU ms/op`), and other work on the machine took `other load` cores during

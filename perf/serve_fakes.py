@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ragweave import workers
+
 
 async def perf_calls(request: Request) -> JSONResponse:
     from perf import fakes
@@ -83,8 +85,9 @@ def main() -> None:
         "PERF_APP": args.app, "PERF_VECTOR_MS": str(args.vector_ms), "PERF_GRAPH_MS": str(args.graph_ms),
         "PERF_EMBED_MS": str(args.embed_ms), "RAGWEAVE_DEBUG_EXTENSIONS": "1" if args.debug_extensions else "0",
     })
-    uvicorn.run("perf.serve_fakes:build_app", factory=True, host="127.0.0.1", port=args.port, workers=args.workers,
-                loop=args.loop, log_level="warning", access_log=False, timeout_graceful_shutdown=3)
+    workers.run(uvicorn.Config("perf.serve_fakes:build_app", factory=True, host="127.0.0.1", port=args.port,
+                               workers=args.workers, loop=args.loop, log_level="warning", access_log=False,
+                               timeout_graceful_shutdown=3))
 
 
 if __name__ == "__main__":

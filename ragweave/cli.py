@@ -11,27 +11,52 @@ from pathlib import Path
 
 from ragweave.settings import LOOPS, Settings, SettingsError
 
+# `ragweave serve` flags, as the environment variables they stand for: several workers read their settings from
+# the environment they inherit
+FLAG_VARIABLES = {"host": "RAGWEAVE_HOST", "port": "RAGWEAVE_PORT", "loop": "RAGWEAVE_LOOP",
+                  "data_dir": "RAGWEAVE_DATA_DIR", "workers": "RAGWEAVE_WORKERS"}
+
+
+def _flag_env(args: argparse.Namespace) -> dict[str, str]:
+    env = {variable: str(value) for flag, variable in FLAG_VARIABLES.items()
+           if (value := getattr(args, flag, None)) is not None}
+    if getattr(args, "demo", False):
+        env["RAGWEAVE_LOAD_DEMO"] = "1"
+    return env
+
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, object] = {}
-    for name in ("host", "port", "loop"):
-        if getattr(args, name, None) is not None:
-            overrides[name] = getattr(args, name)
-    if getattr(args, "data_dir", None):
-        overrides["data_dir"] = Path(args.data_dir)
-    if getattr(args, "demo", False):
-        overrides["load_demo"] = True
-    return Settings.from_env(**overrides)
+    return Settings.from_env({**os.environ, **_flag_env(args)})
 
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from ragweave import workers
+
+    settings = _settings(args)
+    print(f"ragweave serving http://{settings.host}:{settings.port}/graphql (data dir {settings.data_dir}, "
+          f"{settings.workers} worker{'s' if settings.workers > 1 else ''})", flush=True)
+    if settings.workers > 1:
+        os.environ.update(_flag_env(args))
+        config = uvicorn.Config("ragweave.cli:worker_app", factory=True, workers=settings.workers,
+                                **uvicorn_options(settings))
+    else:
+        config = uvicorn.Config(_app(settings), **uvicorn_options(settings))
+    workers.run(config)
+    return 0
+
+
+def worker_app():
+    """The app of one of several workers (`RAGWEAVE_WORKERS`), from the environment `serve` left them."""
+    return _app(Settings.from_env())
+
+
+def _app(settings: Settings):
     from ragweave.app import create_app
     from ragweave.demo.loader import load_demo
     from ragweave.observability.logging import configure_logging
 
-    settings = _settings(args)
     if settings.log_json:
         configure_logging(json=True)
 
@@ -43,10 +68,7 @@ def serve(args: argparse.Namespace) -> int:
                 report.documents, report.skipped, report.chunks, report.entities,
             )
 
-    app = create_app(settings, on_ready=on_ready)
-    print(f"ragweave serving http://{settings.host}:{settings.port}/graphql (data dir {settings.data_dir})", flush=True)
-    uvicorn.run(app, **uvicorn_options(settings))
-    return 0
+    return create_app(settings, on_ready=on_ready)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
@@ -118,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--data-dir")
     serve_cmd.add_argument("--loop", choices=LOOPS, help="event loop (default RAGWEAVE_LOOP, else auto: uvloop "
                            "when installed)")
+    serve_cmd.add_argument("--workers", type=int, help="server processes (default RAGWEAVE_WORKERS, else 1); more "
+                           "than one needs QDRANT_URL and NEO4J_URI or RAGWEAVE_FALKORDB_URL")
     serve_cmd.add_argument("--demo", action="store_true", help="load the demo corpus at start-up")
     ingest_cmd = commands.add_parser("ingest", help="ingest folders of .md/.txt documents")
     ingest_cmd.add_argument("paths", nargs="+", type=Path)

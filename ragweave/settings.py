@@ -63,6 +63,9 @@ class Settings:
     # uvicorn's event loop: auto (uvloop when installed) | asyncio | uvloop. perf (a), (c), (g): uvloop spent 5-20% less
     # server CPU per op; tail latency at saturation went either way between runs
     loop: str = "auto"
+    # server processes, each with a listening socket of its own (ragweave/workers.py); the embedded backends are
+    # in-process, so more than one needs the server backends
+    workers: int = 1
     # admission per process (ragweave/admission.py): GraphQL HTTP requests running at once, then a bounded queue.
     # perf (c), 400/s over 400 connections: 64 and 1 s kept p95 near 0.5 s with nothing shed (no limit: 1.1 s); 16 and
     # 0.25 s shed 27-35% and served a quarter fewer requests
@@ -136,6 +139,7 @@ class Settings:
             keys_file=Path(reader.optional("RAGWEAVE_KEYS_FILE")) if reader.optional("RAGWEAVE_KEYS_FILE") else None,
             max_body_bytes=reader.int("RAGWEAVE_MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1 << 31),
             loop=reader.choice("RAGWEAVE_LOOP", "auto", LOOPS),
+            workers=reader.int("RAGWEAVE_WORKERS", 1, 1, 64),
             max_in_flight=reader.int("RAGWEAVE_MAX_IN_FLIGHT", 64, 0, 100_000),
             admission_wait_s=reader.float("RAGWEAVE_ADMISSION_WAIT_S", 1.0),
             max_queued=reader.int("RAGWEAVE_MAX_QUEUED", 256, 0, 1_000_000),
@@ -188,6 +192,10 @@ class Settings:
         )
         if settings.chunk_overlap >= settings.chunk_size:
             raise SettingsError("RAGWEAVE_CHUNK_OVERLAP must be smaller than RAGWEAVE_CHUNK_SIZE")
+        if settings.workers > 1 and (settings.qdrant_url in (None, ":memory:")
+                                     or not (settings.neo4j_uri or settings.falkordb_url)):
+            raise SettingsError("RAGWEAVE_WORKERS above 1 needs server backends that the workers share: QDRANT_URL, "
+                                "and NEO4J_URI or RAGWEAVE_FALKORDB_URL (the embedded ones live in one process)")
         return replace(settings, **overrides) if overrides else settings
 
     @property
