@@ -75,12 +75,14 @@ def error_codes(ec: ExecutionContext, failure: BaseException | None = None) -> l
     """The codes of the operation's errors; `failure` is what went through the hook instead of a result (a
     syntax error raised by the document cache, an AppError raised by another extension, a request Strawberry refuses
     with HTTP 400). Cancellation is no error."""
-    from strawberry.exceptions import MissingQueryError
-    from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-
     result = ec.result
     if result is not None and result.errors:
         return [error_code(e) for e in result.errors]
+    if failure is None:
+        return []
+    from strawberry.exceptions import MissingQueryError
+    from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+
     if isinstance(failure, (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)):
         return ["BAD_REQUEST"]
     return [error_code(failure)] if isinstance(failure, Exception) else []

@@ -23,6 +23,8 @@ import strawberry
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.runner import SchemaExtensionsRunner
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
+from strawberry.utils.await_maybe import await_maybe
 
 
 class _Kind(Enum):
@@ -46,12 +48,31 @@ def _hook(cls: type[SchemaExtension], name: str) -> tuple[Callable[..., Any], _K
     return function, _Kind.COROUTINE if iscoroutinefunction(function) else _Kind.FUNCTION
 
 
+STAGES = ("on_operation", "on_parse", "on_validate", "on_execute")
+
+
+@cache
+def _plan(classes: tuple[type[SchemaExtension], ...]) -> dict[str, tuple[tuple[int, Callable[..., Any], _Kind], ...]]:
+    """Per stage, the (position, hook, kind) of the extensions that implement it; one schema has one list of
+    extension classes, so this is computed once."""
+    return {name: tuple((i, *hook) for i, cls in enumerate(classes) if (hook := _hook(cls, name)) is not None)
+            for name in STAGES}
+
+
+@cache
+def _reports(cls: type[SchemaExtension]) -> bool:
+    return cls.get_results is not SchemaExtension.get_results
+
+
 class _Stage:
     __slots__ = ("entered", "hooks", "name")
 
-    def __init__(self, extensions: list[SchemaExtension], name: str) -> None:
+    def __init__(self, extensions: list[SchemaExtension], name: str,
+                 plan: tuple[tuple[int, Callable[..., Any], _Kind], ...] | None = None) -> None:
         self.name = name
-        self.hooks = [(e, *hook) for e in extensions if (hook := _hook(type(e), name)) is not None]
+        if plan is None:
+            plan = _plan(tuple(type(e) for e in extensions))[name]
+        self.hooks = [(extensions[i], function, kind) for i, function, kind in plan]
         self.entered: list[tuple[Any, _Kind]] = []
 
     async def __aenter__(self) -> None:
@@ -190,21 +211,61 @@ async def _exit_async(generator: Any, exc: BaseException | None) -> bool:
 
 
 class HooksRunner(SchemaExtensionsRunner):
+    def __init__(self, execution_context: ExecutionContext, extensions: list[SchemaExtension] | None = None) -> None:
+        super().__init__(execution_context, extensions)
+        self._plan = _plan(tuple(type(e) for e in self.extensions))
+
     def operation(self) -> Any:
-        return _Stage(self.extensions, "on_operation")
+        return _Stage(self.extensions, "on_operation", self._plan["on_operation"])
 
     def parsing(self) -> Any:
-        return _Stage(self.extensions, "on_parse")
+        return _Stage(self.extensions, "on_parse", self._plan["on_parse"])
 
     def validation(self) -> Any:
-        return _Stage(self.extensions, "on_validate")
+        return _Stage(self.extensions, "on_validate", self._plan["on_validate"])
 
     def executing(self) -> Any:
-        return _Stage(self.extensions, "on_execute")
+        return _Stage(self.extensions, "on_execute", self._plan["on_execute"])
+
+    async def get_extensions_results(self, ctx: ExecutionContext) -> dict[str, Any]:
+        """Strawberry's, asking only the extensions that report anything (the others return {})."""
+        data: dict[str, Any] = {}
+        for extension in self.extensions:
+            if _reports(type(extension)):
+                data.update(await await_maybe(extension.get_results()))
+        data.update(ctx.extensions_results)
+        return data
+
+
+class _ExecutionContext(ExecutionContext):
+    """Strawberry's, with the operation's type found once per document: the view, the extensions and the
+    telemetry each ask for it, and each answer walks the document's definitions again."""
+
+    _typed: tuple[object, OperationType] | None = None
+
+    @property
+    def operation_type(self) -> OperationType:
+        document, typed = self.graphql_document, self._typed
+        if typed is not None and typed[0] is document:
+            return typed[1]
+        found = super().operation_type
+        self._typed = (document, found)
+        return found
 
 
 class HooksSchema(strawberry.Schema):
     """A Strawberry schema whose extension hooks run through `HooksRunner`."""
+
+    def _create_execution_context(
+        self, query: str | None, allowed_operation_types: Any, variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None, root_value: Any | None = None, operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionContext:
+        return _ExecutionContext(
+            query=query, schema=self, allowed_operations=allowed_operation_types, context=context_value,
+            root_value=root_value, variables=variable_values, provided_operation_name=operation_name,
+            operation_extensions=operation_extensions,
+        )
 
     def create_extensions_runner(
         self, execution_context: ExecutionContext, extensions: list[SchemaExtension]
