@@ -156,8 +156,26 @@ def _node(ident: str, depth: int = 0, *, broken: bool = False) -> Node:
     )
 
 
+@strawberry.enum
+class Order(enum.Enum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+@strawberry.input
+class LeafFilter:
+    prefix: str = ""
+    order: Order = Order.ASC
+    limit: int | None = None
+
+
 @strawberry.type
 class Tree:
+    @strawberry.field
+    async def picked(self, info: strawberry.Info, filter: LeafFilter | None = None, orders: list[Order] | None = None,
+                     extra: list[LeafFilter] | None = None) -> list[Leaf]:
+        return [Leaf(label=f"{filter!r} {orders!r} {extra!r} {info.field_name}")]
+
     @strawberry.field
     async def nodes(self, broken: bool = False) -> list[Node]:
         return [_node("a"), _node("b", broken=broken)]
@@ -188,12 +206,15 @@ TREE_QUERIES = [
     "fragment F on Node { id leaves { label } } { nodes { ...F children { ...F ... on Node { leaf { label } } } } }",
     "query($yes: Boolean!, $no: Boolean!) { nodes { id @include(if: $yes) leaf @skip(if: $no) { label }"
     " leaves @include(if: $no) { label } children { id @skip(if: $yes) } } }",
+    "{ picked { label } }",
+    "{ picked(filter: {prefix: \"a\", order: DESC}, orders: [ASC, DESC], extra: [{limit: 3}, {}]) { label } }",
+    "query($filter: LeafFilter, $order: Order!) { picked(filter: $filter, orders: [$order]) { label } }",
 ]
 
 
 def run_tree(query: str) -> tuple[object, list[str]]:
     schema = strawberry.Schema(Tree, types=[Person], execution_context_class=execution.Executor)
-    variables = {"yes": True, "no": False, "label": "y"}
+    variables = {"yes": True, "no": False, "label": "y", "filter": {"prefix": "v", "limit": 1}, "order": "DESC"}
     used = {name: value for name, value in variables.items() if f"${name}" in query}
     result = asyncio.run(schema.execute(query, variable_values=used))
     return result.data, sorted(f"{e.path}: {e.message}" for e in result.errors or [])
@@ -221,3 +242,7 @@ def test_the_tree_cases_take_the_short_paths(monkeypatch):
     run_tree(TREE_QUERIES[0])
     run_tree(TREE_QUERIES[6])
     assert calls["_complete_shape"] > 10 and calls["_complete_object"] > 5 and calls["_resolve"] > 5
+    before = calls["_resolve"]
+    for query in TREE_QUERIES[-3:]:  # input objects, enums and lists of them, literal and from variables
+        run_tree(query)
+    assert calls["_resolve"] == before + 3

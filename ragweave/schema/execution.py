@@ -38,6 +38,7 @@ from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
 from strawberry import ID
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryOptional
 
 _MISSING = object()
@@ -72,13 +73,15 @@ class _ObjectAttribute:
 
 @dataclass(frozen=True, slots=True)
 class _Resolver:
-    """A Strawberry resolver called as Strawberry's wrapper would call it, minus the wrapper: scalar arguments
-    renamed, no field extensions (permissions are extensions), no exception handlers."""
+    """A Strawberry resolver called as Strawberry's wrapper would call it, minus the wrapper: arguments renamed
+    (and, unless plain scalars, converted with Strawberry's `convert_argument`: input objects, enums, lists), no
+    field extensions (permissions are extensions), no exception handlers."""
 
     field_def: GraphQLField
     field: Any  # the StrawberryField
     call: Any  # the resolver's own function
     python_names: dict[str, str]  # GraphQL argument name -> parameter name
+    converted: dict[str, Any]  # GraphQL argument name -> its StrawberryArgument, for those Strawberry converts
     pass_self: bool
     source_names: tuple[str, ...]  # `parent`/`root` parameters
     info_name: str | None
@@ -98,6 +101,7 @@ class _SchemaPlans:
         strawberry_schema = getattr(schema, "_strawberry_schema", None)
         converter = getattr(strawberry_schema, "schema_converter", None)
         self.config = getattr(strawberry_schema, "config", None)
+        self.scalar_registry = getattr(converter, "scalar_registry", None)
         self.resolvers_allowed = self.config is not None and not getattr(converter, "_exception_handler_specs", ())
 
     def step(self, parent_type: GraphQLObjectType, field_name: str) -> _Step:
@@ -141,16 +145,17 @@ def _resolver(plans: _SchemaPlans, field_def: GraphQLField, field: Any) -> _Reso
     resolver = field.base_resolver
     if resolver is None or field.extensions or field.is_subscription:
         return None
-    names = {}
+    names, converted = {}, {}
     for argument in field.arguments:
+        name = plans.config.name_converter.from_argument(argument)
+        names[name] = argument.python_name
         plain = argument.type.of_type if type(argument.type) is StrawberryOptional else argument.type
         if plain not in _PLAIN_ARGUMENTS:
-            return None
-        names[plans.config.name_converter.get_graphql_name(argument)] = argument.python_name
+            converted[name] = argument
     sources = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
     info = resolver.info_parameter
     return _Resolver(
-        field_def, field, resolver.wrapped_func, names, resolver.self_parameter is not None, sources,
+        field_def, field, resolver.wrapped_func, names, converted, resolver.self_parameter is not None, sources,
         info.name if info is not None else None, plans.config.info_class,
     )
 
@@ -266,12 +271,20 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             arguments = get_argument_values(
                 field_def, first.node, self.variable_values, first.fragment_variable_values, self.hide_suggestions
             ) if field_def.args else {}
-            names = step.python_names
-            kwargs = {names[name]: value for name, value in arguments.items()}
+            names, converted = step.python_names, step.converted
+            strawberry_info = step.info_class(_raw_info=info, _field=step.field) \
+                if step.info_name is not None or converted else None
+            kwargs = {}
+            for name, value in arguments.items():
+                argument = converted.get(name)
+                kwargs[names[name]] = value if argument is None else convert_argument(
+                    value=value, type_=argument.type, config=self._schema_plans.config,
+                    scalar_registry=self._schema_plans.scalar_registry, info=strawberry_info, path=(name,),
+                )
             for name in step.source_names:
                 kwargs[name] = source
             if step.info_name is not None:
-                kwargs[step.info_name] = step.info_class(_raw_info=info, _field=step.field)
+                kwargs[step.info_name] = strawberry_info
             result = step.call(source, **kwargs) if step.pass_self else step.call(**kwargs)
             if self.is_awaitable(result):
                 return self.complete_awaitable_value(return_type, details, info, path, result, None)
