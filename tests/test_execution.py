@@ -32,7 +32,7 @@ QUERIES = [
 @pytest.fixture
 def full_path_only(monkeypatch):
     def use_full_path() -> None:
-        for method in ("execute_fields", "complete_value"):
+        for method in ("execute_fields", "execute_field", "complete_value"):
             monkeypatch.setattr(execution.Executor, method, getattr(StrawberryGraphQLCoreExecutionContext, method))
 
     return use_full_path
@@ -189,6 +189,19 @@ class Tree:
         return [_node("d"), _node("e", broken=True)]
 
 
+@strawberry.type
+class TreeMutation:
+    @strawberry.mutation
+    async def rename(self, info: strawberry.Info, filter: LeafFilter, fail: bool = False) -> Leaf | None:
+        if fail:
+            raise ValueError(f"rename failed at {info.path.as_list()}")
+        return Leaf(label=f"{filter!r} {info.path.as_list()}")
+
+    @strawberry.mutation
+    def grow(self, count: int = 1) -> list[Node]:
+        return [_node(f"g{n}") for n in range(count)]
+
+
 TREE_QUERIES = [
     "{ nodes { id leaf { label } maybeLeaf { label } leaves { label } sparse { label }"
     " children { id leaf { label } } } }",
@@ -209,11 +222,13 @@ TREE_QUERIES = [
     "{ picked { label } }",
     "{ picked(filter: {prefix: \"a\", order: DESC}, orders: [ASC, DESC], extra: [{limit: 3}, {}]) { label } }",
     "query($filter: LeafFilter, $order: Order!) { picked(filter: $filter, orders: [$order]) { label } }",
+    "mutation($filter: LeafFilter!) { a: rename(filter: {prefix: \"p\"}) { label } b: rename(filter: {}, fail: true)"
+    " { label } grow(count: 2) { id leaf { label } } c: rename(filter: $filter) { label } }",
 ]
 
 
 def run_tree(query: str) -> tuple[object, list[str]]:
-    schema = strawberry.Schema(Tree, types=[Person], execution_context_class=execution.Executor)
+    schema = strawberry.Schema(Tree, TreeMutation, types=[Person], execution_context_class=execution.Executor)
     variables = {"yes": True, "no": False, "label": "y", "filter": {"prefix": "v", "limit": 1}, "order": "DESC"}
     used = {name: value for name, value in variables.items() if f"${name}" in query}
     result = asyncio.run(schema.execute(query, variable_values=used))
@@ -243,6 +258,6 @@ def test_the_tree_cases_take_the_short_paths(monkeypatch):
     run_tree(TREE_QUERIES[6])
     assert calls["_complete_shape"] > 10 and calls["_complete_object"] > 5 and calls["_resolve"] > 5
     before = calls["_resolve"]
-    for query in TREE_QUERIES[-3:]:  # input objects, enums and lists of them, literal and from variables
-        run_tree(query)
-    assert calls["_resolve"] == before + 3
+    for query in TREE_QUERIES[-4:]:  # input objects, enums and lists of them, literal and from variables;
+        run_tree(query)  # and the root fields of a mutation
+    assert calls["_resolve"] == before + 3 + 4

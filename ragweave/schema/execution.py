@@ -262,6 +262,17 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return results
         return _filled(results, awaiting)
 
+    def execute_field(
+        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Path, position_context: Any,
+    ) -> Any:
+        """graphql-core's, with a Strawberry resolver called on the short path: for the fields `execute_fields`
+        does not see, the root fields of a mutation (graphql-core runs them one after the other)."""
+        if position_context is None and self._short_paths and not _directed(field_details_list):
+            step = self._schema_plans.step(parent_type, field_details_list[0].node.name.value)
+            if type(step) is _Resolver:
+                return self._resolve(step, parent_type, source, field_details_list, path)
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
     def _resolve(self, step: _Resolver, parent_type: GraphQLObjectType, source: Any, details: Any, path: Path) -> Any:
         """graphql-core's `execute_field` with Strawberry's resolver wrapper done inline."""
         field_def, first = step.field_def, details[0]
