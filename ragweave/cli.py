@@ -73,7 +73,7 @@ def _app(settings: Settings):
 
 def uvicorn_options(settings: Settings) -> dict[str, object]:
     options: dict[str, object] = {"host": settings.host, "port": settings.port, "loop": settings.loop,
-                                  "log_level": "info"}
+                                  "timeout_keep_alive": settings.keep_alive_s, "log_level": "info"}
     if settings.log_json:  # uvicorn keeps its hands off logging: its records reach the JSON handler on the root logger
         options["log_config"] = None
     return options

@@ -66,6 +66,10 @@ class Settings:
     # server processes, each with a listening socket of its own (ragweave/workers.py); the embedded backends are
     # in-process, so more than one needs the server backends
     workers: int = 1
+    # seconds an idle keep-alive connection stays open. uvicorn's 5 s default races clients and proxies that reuse
+    # a connection after a pause: the server closes it as the next request arrives (the soak saw a ReadError).
+    # Longer than the 60 s idle timeout common in load balancers, so that they close first.
+    keep_alive_s: int = 75
     # admission per process (ragweave/admission.py): GraphQL HTTP requests running at once, then a bounded queue.
     # perf (c), 400/s over 400 connections: 64 and 1 s kept p95 near 0.5 s with nothing shed (no limit: 1.1 s); 16 and
     # 0.25 s shed 27-35% and served a quarter fewer requests
@@ -140,6 +144,7 @@ class Settings:
             max_body_bytes=reader.int("RAGWEAVE_MAX_BODY_BYTES", 16 * 1024 * 1024, 1024, 1 << 31),
             loop=reader.choice("RAGWEAVE_LOOP", "auto", LOOPS),
             workers=reader.int("RAGWEAVE_WORKERS", 1, 1, 64),
+            keep_alive_s=reader.int("RAGWEAVE_KEEP_ALIVE_S", 75, 1, 3600),
             max_in_flight=reader.int("RAGWEAVE_MAX_IN_FLIGHT", 64, 0, 100_000),
             admission_wait_s=reader.float("RAGWEAVE_ADMISSION_WAIT_S", 1.0),
             max_queued=reader.int("RAGWEAVE_MAX_QUEUED", 256, 0, 1_000_000),

@@ -79,3 +79,41 @@ def test_serve_with_the_asyncio_loop_answers(tmp_path: Path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
+
+
+def test_keep_alive_setting():
+    assert uvicorn_options(Settings.from_env({}))["timeout_keep_alive"] == 75
+    assert uvicorn_options(Settings.from_env({"RAGWEAVE_KEEP_ALIVE_S": "7"}))["timeout_keep_alive"] == 7
+    with pytest.raises(SettingsError, match="RAGWEAVE_KEEP_ALIVE_S"):
+        Settings.from_env({"RAGWEAVE_KEEP_ALIVE_S": "0"})
+
+
+@pytest.mark.parametrize(("keep_alive_s", "still_open"), [(1, False), (4, True)])
+def test_an_idle_connection_stays_open_for_the_keep_alive(keep_alive_s, still_open):
+    """The setting reaches uvicorn: a connection idle for 2 s is closed by the server with 1 s, kept with 4 s."""
+    import socket
+    import threading
+
+    from tests.servers.pid_app import app
+
+    options = uvicorn_options(Settings.from_env({"RAGWEAVE_KEEP_ALIVE_S": str(keep_alive_s)}))
+    server = uvicorn.Server(uvicorn.Config(app, **{**options, "port": free_port(), "lifespan": "off",
+                                                   "log_level": "warning"}))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", server.config.port), timeout=5) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+            time.sleep(2)
+            sock.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+            try:
+                answer = sock.recv(4096)
+            except ConnectionResetError:
+                answer = b""
+            assert answer.startswith(b"HTTP/1.1 200") is still_open
+    finally:
+        server.should_exit = True
+        thread.join(10)
