@@ -4,6 +4,7 @@ over them, a dead worker is replaced and its socket takes no more connections; `
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import socket
@@ -69,16 +70,19 @@ def two_workers():
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", SUPERVISOR.format(port=port, workers=2)], cwd=ROOT,
                             start_new_session=True)
-    deadline, pids = time.monotonic() + 60, set()
-    while len(pids) < 2:
-        assert proc.poll() is None and time.monotonic() < deadline, "the workers did not start"
-        try:
-            pids |= set(pids_of_connections(port, 16))
-        except OSError:
-            time.sleep(0.2)
-    yield proc, port, pids
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(20)
+    try:  # stopped also when it never started: a fixture that fails before its yield gets no teardown
+        deadline, pids = time.monotonic() + 60, set()
+        while len(pids) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, "the workers did not start"
+            try:
+                pids |= set(pids_of_connections(port, 16))
+            except OSError:
+                time.sleep(0.2)
+        yield proc, port, pids
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
 
 
 def test_new_connections_spread_over_the_workers(two_workers):
