@@ -68,10 +68,8 @@ class _Stage:
     __slots__ = ("entered", "hooks", "name")
 
     def __init__(self, extensions: list[SchemaExtension], name: str,
-                 plan: tuple[tuple[int, Callable[..., Any], _Kind], ...] | None = None) -> None:
+                 plan: tuple[tuple[int, Callable[..., Any], _Kind], ...]) -> None:
         self.name = name
-        if plan is None:
-            plan = _plan(tuple(type(e) for e in extensions))[name]
         self.hooks = [(extensions[i], function, kind) for i, function, kind in plan]
         self.entered: list[tuple[Any, _Kind]] = []
 
@@ -215,17 +213,20 @@ class HooksRunner(SchemaExtensionsRunner):
         super().__init__(execution_context, extensions)
         self._plan = _plan(tuple(type(e) for e in self.extensions))
 
+    def _stage(self, name: str) -> _Stage:
+        return _Stage(self.extensions, name, self._plan[name])
+
     def operation(self) -> Any:
-        return _Stage(self.extensions, "on_operation", self._plan["on_operation"])
+        return self._stage("on_operation")
 
     def parsing(self) -> Any:
-        return _Stage(self.extensions, "on_parse", self._plan["on_parse"])
+        return self._stage("on_parse")
 
     def validation(self) -> Any:
-        return _Stage(self.extensions, "on_validate", self._plan["on_validate"])
+        return self._stage("on_validate")
 
     def executing(self) -> Any:
-        return _Stage(self.extensions, "on_execute", self._plan["on_execute"])
+        return self._stage("on_execute")
 
     async def get_extensions_results(self, ctx: ExecutionContext) -> dict[str, Any]:
         """Strawberry's, asking only the extensions that report anything (the others return {})."""
