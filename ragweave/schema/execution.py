@@ -283,8 +283,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 field_def, first.node, self.variable_values, first.fragment_variable_values, self.hide_suggestions
             ) if field_def.args else {}
             names, converted = step.python_names, step.converted
-            strawberry_info = step.info_class(_raw_info=info, _field=step.field) \
-                if step.info_name is not None or converted else None
+            # Strawberry's Info, built only when the resolver takes it or an argument given needs converting
+            needs_info = step.info_name is not None or any(name in converted for name in arguments)
+            strawberry_info = step.info_class(_raw_info=info, _field=step.field) if needs_info else None
             kwargs = {}
             for name, value in arguments.items():
                 argument = converted.get(name)
