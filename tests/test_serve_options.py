@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -18,6 +20,7 @@ import uvloop
 from ragweave.cli import _settings, build_parser, uvicorn_options
 from ragweave.settings import Settings, SettingsError
 from tests.servers.neo4j_server import free_port
+from tests.servers.pid_app import app as pid_app
 
 
 def serve_settings(argv: list[str], monkeypatch: pytest.MonkeyPatch, **env: str) -> Settings:
@@ -91,18 +94,15 @@ def test_keep_alive_setting():
 @pytest.mark.parametrize(("keep_alive_s", "still_open"), [(1, False), (4, True)])
 def test_an_idle_connection_stays_open_for_the_keep_alive(keep_alive_s, still_open):
     """The setting reaches uvicorn: a connection idle for 2 s is closed by the server with 1 s, kept with 4 s."""
-    import socket
-    import threading
-
-    from tests.servers.pid_app import app
-
     options = uvicorn_options(Settings.from_env({"RAGWEAVE_KEEP_ALIVE_S": str(keep_alive_s)}))
-    server = uvicorn.Server(uvicorn.Config(app, **{**options, "port": free_port(), "lifespan": "off",
+    server = uvicorn.Server(uvicorn.Config(pid_app, **{**options, "port": free_port(), "lifespan": "off",
                                                    "log_level": "warning"}))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
+        deadline = time.monotonic() + 30
         while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.05)
         with socket.create_connection(("127.0.0.1", server.config.port), timeout=5) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
