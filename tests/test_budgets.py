@@ -64,3 +64,24 @@ async def test_aliases_and_side_by_side_fields_share_one_embeddings_call(datasou
     data = response.ok()
     assert len(data["a"]) == len(data["b"]) == len(data["c"]["hits"]) == 3
     assert response.calls == {"llm.embed": 1, "vectors.query_many": 1}
+
+
+async def test_graph_fields_asked_through_fragments_are_seen_and_each_document_keeps_its_own_look_ahead(
+    datasources, tenant
+):
+    await seed_corpus(datasources, tenant, size=12)
+    graph_via_fragments = """
+      query ViaFragments($q: String!) {
+        retrieve(query: $q, topK: 3) { ...Hits }
+      }
+      fragment Hits on Retrieval { hits { ... on RetrievalHit { scores { ...Graph } } } }
+      fragment Graph on ScoreBreakdown { graph }
+    """
+    vector_only = "query VectorOnly($q: String!) { retrieve(query: $q, topK: 3) { hits { scores { vector } } } }"
+    for _ in range(2):  # the second round answers from the look-ahead kept per document
+        graph = await execute(datasources, graph_via_fragments, {"q": "launch plan"}, tenant=tenant)
+        assert len(graph.ok()["retrieve"]["hits"]) == 3
+        assert graph.calls.get("graph.reach") == 1, graph.calls
+        vector = await execute(datasources, vector_only, {"q": "launch plan"}, tenant=tenant)
+        assert len(vector.ok()["retrieve"]["hits"]) == 3
+        assert vector.calls == {"llm.embed": 1, "vectors.query_many": 1}
