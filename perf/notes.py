@@ -4,7 +4,7 @@ from __future__ import annotations
 
 OPEN_300, OPEN_400 = "ragweave, open loop at 300/s", "ragweave, open loop at 400/s"  # row names start so
 METHOD = """How: each server is its own process on 127.0.0.1 (uvicorn, `perf/serve_fakes.py`; with several workers,
-each accepts on a listening socket of its own, `ragweave/workers.py`, as `ragweave serve --workers` runs) over
+the supervisor deals new connections to them in turn, `ragweave/workers.py`, as `ragweave serve --workers` runs) over
 the in-memory fakes of `perf/fakes.py` (deterministic corpus: 1000 chunks of ~800 characters in 100 documents,
 300 entities, 3 mentions per chunk, 2 relations per entity; each backend call sleeps its injected latency and is
 counted).

@@ -63,7 +63,7 @@ class Settings:
     # uvicorn's event loop: auto (uvloop when installed) | asyncio | uvloop. perf (a), (c), (g): uvloop spent 5-20% less
     # server CPU per op; tail latency at saturation went either way between runs
     loop: str = "auto"
-    # server processes, each with a listening socket of its own (ragweave/workers.py); the embedded backends are
+    # server processes, new connections dealt to them in turn (ragweave/workers.py); the embedded backends are
     # in-process, so more than one needs the server backends
     workers: int = 1
     # seconds an idle keep-alive connection stays open. uvicorn's 5 s default races clients and proxies that reuse
