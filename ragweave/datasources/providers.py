@@ -61,6 +61,8 @@ class Provider:
 async def first_valid(starters: Sequence[Callable[[], Awaitable[T]]], hedge_delay_s: float | None) -> T:
     """Start the first attempt; start the next one when the running ones fail or, with a hedge delay, when
     none has answered in time. Return the first success; cancel and await the rest."""
+    if len(starters) == 1:  # nothing to fall back or hedge to: no task to start and watch
+        return await starters[0]()
     queue = list(starters)
     pending: set[asyncio.Task[T]] = set()
     last_error: BaseException | None = None
