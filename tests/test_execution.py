@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from ragweave.schema import execution
+from ragweave.schema.documents import DocumentCache, Documents
 from tests.graphql import execute
 from tests.test_query_api import demo  # noqa: F401  (the fixture)
 
@@ -32,7 +34,7 @@ QUERIES = [
 @pytest.fixture
 def full_path_only(monkeypatch):
     def use_full_path() -> None:
-        for method in ("execute_fields", "execute_field", "complete_value"):
+        for method in ("execute_fields", "execute_field", "complete_value", "collect_subfields"):
             monkeypatch.setattr(execution.Executor, method, getattr(StrawberryGraphQLCoreExecutionContext, method))
 
     return use_full_path
@@ -227,12 +229,23 @@ TREE_QUERIES = [
 ]
 
 
-def run_tree(query: str) -> tuple[object, list[str]]:
-    schema = strawberry.Schema(Tree, TreeMutation, types=[Person], execution_context_class=execution.Executor)
-    variables = {"yes": True, "no": False, "label": "y", "filter": {"prefix": "v", "limit": 1}, "order": "DESC"}
+@functools.cache
+def tree_schema() -> strawberry.Schema:
+    """One schema with ragweave's document cache, so a query's second run finds what the executor keeps across
+    requests (the fields collected below each field, their steps)."""
+    documents = Documents(max_tokens=10_000, extra_rules=[])
+    return strawberry.Schema(Tree, TreeMutation, types=[Person], execution_context_class=execution.Executor,
+                             extensions=[lambda: DocumentCache(documents)])
+
+
+def run_tree(query: str, **variables: object) -> tuple[object, list[str]]:
+    variables = {"yes": True, "no": False, "label": "y", "filter": {"prefix": "v", "limit": 1}, "order": "DESC",
+                 **variables}
     used = {name: value for name, value in variables.items() if f"${name}" in query}
-    result = asyncio.run(schema.execute(query, variable_values=used))
-    return result.data, sorted(f"{e.path}: {e.message}" for e in result.errors or [])
+    answers = [asyncio.run(tree_schema().execute(query, variable_values=used)) for _ in range(2)]
+    first, again = ((r.data, sorted(f"{e.path}: {e.message}" for e in r.errors or [])) for r in answers)
+    assert first == again  # the second run, from what the first one kept, answers the same
+    return first
 
 
 @pytest.mark.parametrize("query", TREE_QUERIES)
@@ -242,6 +255,23 @@ def test_objects_lists_errors_and_directives_match_graphql_core(query, full_path
     full = run_tree(query)
     assert short == full
     assert short[0] is not None or short[1]  # each case answers something
+
+
+def test_fields_kept_across_requests_are_only_those_no_variable_can_change(full_path_only):
+    """`@skip`/`@include` read the request's variables: the same document must collect again each time."""
+    query = TREE_QUERIES[13]
+    flipped = run_tree(query, yes=False, no=True)
+    assert flipped != run_tree(query) and "leaves" in str(flipped)
+    plans = next(p for schema, p in execution._plans_by_schema.items() if schema is tree_schema()._schema)
+    assert not any(static for _, static in plans.static_operations.values() if _.loc.source.body == query)
+    static = [static for operation, static in plans.static_operations.values()
+              if operation.loc.source.body == TREE_QUERIES[0]]
+    assert static == [True] and plans.subfields
+    kept = (len(plans.subfields), len(plans.steps_of_sets))
+    run_tree(TREE_QUERIES[0])
+    assert (len(plans.subfields), len(plans.steps_of_sets)) == kept  # nothing per request is kept
+    full_path_only()
+    assert flipped == run_tree(query, yes=False, no=True)
 
 
 def test_the_tree_cases_take_the_short_paths(monkeypatch):
@@ -260,4 +290,4 @@ def test_the_tree_cases_take_the_short_paths(monkeypatch):
     before = calls["_resolve"]
     for query in TREE_QUERIES[-4:]:  # input objects, enums and lists of them, literal and from variables;
         run_tree(query)  # and the root fields of a mutation
-    assert calls["_resolve"] == before + 3 + 4
+    assert calls["_resolve"] == before + 2 * (3 + 4)  # run_tree runs each query twice

@@ -18,12 +18,15 @@ with `is_type_of`, or field middleware (a `resolve` hook).
 
 from __future__ import annotations
 
+import operator
 from asyncio import ensure_future, gather
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from graphql import (
+    FieldNode,
+    FragmentSpreadNode,
     GraphQLEnumType,
     GraphQLField,
     GraphQLList,
@@ -32,6 +35,9 @@ from graphql import (
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
     specified_scalar_types,
 )
 from graphql.execution.values import get_argument_values
@@ -42,6 +48,7 @@ from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryOptional
 
 _MISSING = object()
+_MAX_CACHED = 4096  # operations, field groups and grouped field sets kept across requests
 _FALLBACK = object()  # "graphql-core completes this value"
 
 
@@ -103,6 +110,38 @@ class _SchemaPlans:
         self.config = getattr(strawberry_schema, "config", None)
         self.scalar_registry = getattr(converter, "scalar_registry", None)
         self.resolvers_allowed = self.config is not None and not getattr(converter, "_exception_handler_specs", ())
+        # operation node -> (the node, whether its selections depend on nothing but the document)
+        self.static_operations: dict[int, tuple[OperationDefinitionNode, bool]] = {}
+        # (object type, ids of the field nodes) -> (the nodes, their collected subfields), for static operations
+        self.subfields: dict[tuple[GraphQLObjectType, tuple[int, ...]], tuple[tuple[FieldNode, ...], Any]] = {}
+        # grouped field set (from `subfields`, so kept there) -> its steps
+        self.steps_of_sets: dict[int, tuple[Any, list[tuple[str, Any, _Step]]]] = {}
+
+    def is_static(self, operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
+        """Whether collecting this operation's fields depends on the document alone: no directives on its
+        selections (`@skip`/`@include` read variables, `@defer` makes per-request usages) and no fragment
+        variables. Then the fields collected below each field are the same for every request."""
+        cached = self.static_operations.get(id(operation))
+        if cached is not None and cached[0] is operation:
+            return cached[1]
+        static = all(details.variable_signatures is None for details in fragments.values()) and _undirected(
+            operation.selection_set, {name: details.definition for name, details in fragments.items()}, set())
+        if len(self.static_operations) >= _MAX_CACHED:
+            self.static_operations.clear()
+        self.static_operations[id(operation)] = (operation, static)
+        return static
+
+    def collected(self, return_type: GraphQLObjectType, nodes: tuple[FieldNode, ...]) -> Any:
+        cached = self.subfields.get((return_type, tuple(map(id, nodes))))
+        if cached is not None and len(cached[0]) == len(nodes) and all(map(operator.is_, cached[0], nodes)):
+            return cached[1]
+        return None
+
+    def keep_collected(self, return_type: GraphQLObjectType, nodes: tuple[FieldNode, ...], collected: Any) -> None:
+        if len(self.subfields) >= _MAX_CACHED:
+            self.subfields.clear()
+            self.steps_of_sets.clear()  # their grouped field sets are no longer kept alive
+        self.subfields[(return_type, tuple(map(id, nodes)))] = (nodes, collected)
 
     def step(self, parent_type: GraphQLObjectType, field_name: str) -> _Step:
         key = (parent_type.name, field_name)
@@ -176,6 +215,21 @@ def _shape(return_type: GraphQLOutputType) -> _Shape | None:
     return _Shape(return_type, non_null, is_list, item_type, item_non_null, object_type, python_type)
 
 
+def _undirected(selection_set: SelectionSetNode | None, fragments: dict[str, Any], seen: set[str]) -> bool:
+    for selection in selection_set.selections if selection_set is not None else ():
+        if selection.directives:
+            return False
+        if isinstance(selection, FieldNode | InlineFragmentNode):
+            if not _undirected(selection.selection_set, fragments, seen):
+                return False
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+            seen.add(selection.name.value)
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None and not _undirected(fragment.selection_set, fragments, seen):
+                return False
+    return True
+
+
 _plans_by_schema: WeakKeyDictionary[GraphQLSchema, _SchemaPlans] = WeakKeyDictionary()
 
 
@@ -188,9 +242,30 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         self._schema_plans = plans
         middleware = self.middleware_manager  # Strawberry always passes one; it matters only when it has hooks
         self._short_paths = middleware is None or not middleware.middlewares
-        # grouped field set (per request, from graphql-core's collect_subfields) -> its steps; the set is kept
-        # with its steps so that its id cannot be reused while the request runs
-        self._steps: dict[int, tuple[Any, list[tuple[str, Any, _Step]]]] = {}
+        # grouped field set -> its steps; the set is kept with its steps so that its id cannot be reused while
+        # they are. Below the root of a static operation across requests (its grouped field sets are kept in the
+        # plans), else for this request.
+        self._static = self._short_paths and plans.is_static(self.operation, self.fragments)
+        self._request_steps: dict[int, tuple[Any, list[tuple[str, Any, _Step]]]] = {}
+        self._steps = plans.steps_of_sets if self._static else self._request_steps
+
+    def collect_subfields(self, return_type: GraphQLObjectType, field_details_list: Any) -> Any:
+        """graphql-core's, which collects again for every request, kept across requests for a static operation
+        (`_SchemaPlans.is_static`): the same field nodes below the same type give the same fields."""
+        if not self._static:
+            return super().collect_subfields(return_type, field_details_list)
+        this_request, key = self._relevant_sub_fields, (return_type, id(field_details_list))
+        cached = this_request.get(key)
+        if cached is not None:
+            return cached[1]
+        nodes = tuple(details.node for details in field_details_list)
+        plans = self._schema_plans
+        collected = plans.collected(return_type, nodes)
+        if collected is None:
+            collected = super().collect_subfields(return_type, field_details_list)
+            plans.keep_collected(return_type, nodes, collected)
+        this_request[key] = (field_details_list, collected)
+        return collected
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)
@@ -199,8 +274,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         self.async_helpers = None  # type: ignore[assignment]
         return response
 
-    def _steps_of(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[tuple[str, Any, _Step]]:
-        cached = self._steps.get(id(grouped_field_set))
+    def _steps_of(
+        self, parent_type: GraphQLObjectType, grouped_field_set: Any, path: Path | None
+    ) -> list[tuple[str, Any, _Step]]:
+        kept = self._steps if path is not None else self._request_steps  # the root's set is collected per request
+        cached = kept.get(id(grouped_field_set))
         if cached is not None and cached[0] is grouped_field_set:
             return cached[1]
         plans = self._schema_plans
@@ -208,7 +286,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             (name, details, None if _directed(details) else plans.step(parent_type, details[0].node.name.value))
             for name, details in grouped_field_set.items()
         ]
-        self._steps[id(grouped_field_set)] = (grouped_field_set, steps)
+        kept[id(grouped_field_set)] = (grouped_field_set, steps)
         return steps
 
     def execute_fields(
@@ -222,7 +300,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         is_awaitable = self.is_awaitable
         type_name = parent_type.name
         try:
-            for name, details, step in self._steps_of(parent_type, grouped_field_set):
+            for name, details, step in self._steps_of(parent_type, grouped_field_set, path):
                 kind = type(step)
                 if kind is _Leaf:
                     value = getattr(source, step.attribute, _MISSING)
