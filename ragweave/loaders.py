@@ -62,12 +62,14 @@ class Loaders:
     def __init__(self, ds: Datasources, tenant: str) -> None:
         self.ds = ds
         self.tenant = tenant
+        self._known_entities: dict[str, records.Entity] = {}  # answered elsewhere, before `entity` was built
 
     def close(self) -> None:
         """Drop every loader and its cache. Each loader's batch function refers back to this object, so without
         this a finished request's answers stay in memory until a full garbage collection finds the cycle."""
         for name in [name for name, value in vars(self).items() if isinstance(value, aiodataloader.DataLoader)]:
             vars(self).pop(name).clear_all()
+        self._known_entities.clear()
 
     @cached_property
     def embedding(self) -> DataLoader:
@@ -95,7 +97,11 @@ class Loaders:
 
     @cached_property
     def entity(self) -> DataLoader:
-        return _observed("entity", self._entities)
+        loader = _observed("entity", self._entities)
+        for entity in self._known_entities.values():
+            loader.prime(entity.id, entity)
+        self._known_entities.clear()
+        return loader
 
     @cached_property
     def neighbors(self) -> DataLoader:
@@ -168,5 +174,11 @@ class Loaders:
         return await _by_group(keys, lambda k: k[0], fetch)
 
     def _prime_entities(self, entities) -> None:
+        """Entities other loaders answered need no `entity` lookup. Most operations never build that loader,
+        so they are kept aside until it is built."""
+        loader = vars(self).get("entity")
         for entity in entities:
-            self.entity.prime(entity.id, entity)
+            if loader is None:
+                self._known_entities.setdefault(entity.id, entity)
+            else:
+                loader.prime(entity.id, entity)

@@ -1,0 +1,29 @@
+"""The per-request DataLoader set: entities another loader answered are not looked up again, whether or not the
+`entity` loader existed when they were answered."""
+
+from __future__ import annotations
+
+from ragweave.datasources.calls import CallLog, current_call_log
+from ragweave.loaders import Loaders
+from tests.corpus import seed_corpus
+
+
+async def test_entities_answered_by_chunk_entities_need_no_lookup(datasources, tenant):
+    await seed_corpus(datasources, tenant, size=6)
+    collection = "chunks"
+    for build_entity_loader_first in (False, True):
+        loaders, log = Loaders(datasources, tenant), CallLog()
+        token = current_call_log.set(log)
+        try:
+            if build_entity_loader_first:
+                assert loaders.entity is not None
+            [linked] = await loaders.chunk_entities.load_many([(collection, "doc-2#0")])
+            assert linked and ("entity" in vars(loaders)) == build_entity_loader_first
+            found = await loaders.entity.load_many([e.id for e in linked])
+            assert [e.id for e in found] == [e.id for e in linked]
+            assert "graph.entities_by_ids" not in log.calls, log.calls
+            [missing] = await loaders.entity.load_many(["no-such-entity"])
+            assert missing is None and log.calls["graph.entities_by_ids"] == 1  # the loader still asks for others
+        finally:
+            current_call_log.reset(token)
+            loaders.close()
