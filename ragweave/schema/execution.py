@@ -286,6 +286,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             (name, details, None if _directed(details) else plans.step(parent_type, details[0].node.name.value))
             for name, details in grouped_field_set.items()
         ]
+        if len(kept) >= _MAX_CACHED:
+            kept.clear()
         kept[id(grouped_field_set)] = (grouped_field_set, steps)
         return steps
 
