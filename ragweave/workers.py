@@ -118,7 +118,7 @@ class DealtServer(uvicorn.Server):
 
         async def serve(connection: socket.socket) -> None:
             try:
-                await loop.connect_accepted_socket(create_protocol, connection)
+                await loop.connect_accepted_socket(create_protocol, connection, ssl=config.ssl)
             except OSError:  # the client has gone already
                 connection.close()
 
