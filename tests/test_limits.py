@@ -99,3 +99,18 @@ async def test_an_operation_costing_more_than_the_burst_needs_and_drains_a_full_
     limiter = RateLimiter(per_second=1, burst=10)
     assert await limiter.take("caller", 50) == 0.0
     assert 0.9 < await limiter.take("caller", 1) <= 1.0
+
+
+async def test_the_cost_reads_variables_as_execution_does(datasources, tenant):
+    """Defaults, omitted and invalid variables give the same cost as graphql-core's own coercion would, and a
+    null where the argument needs a value is the caller's error, not the server's."""
+    with_default = 'query($k: Int = 7) { search(query: "x", topK: $k) { score } }'
+    assert cost(with_default) == cost(with_default, {"k": 7}) == 9 and cost(with_default, {"k": 4}) == 6
+    plain = "query($q: String!, $k: Int!) { search(query: $q, topK: $k) { score } }"
+    assert cost(plain, {"q": "x", "k": 3}) == 5 and cost(plain, {"q": "x", "k": 2.0}) == 4
+    for invalid in ({"q": "x"}, {"q": "x", "k": "3"}, {"q": None, "k": 2}, {"q": "x", "k": 2**40}):
+        assert cost(plain, invalid) == 0  # execution reports them
+        response = await execute(datasources, plain, invalid, tenant=tenant)
+        assert response.codes() == ["BAD_USER_INPUT"], response.errors
+    response = await execute(datasources, with_default, {"k": None}, tenant=tenant)
+    assert response.codes() == ["BAD_USER_INPUT"], response.errors

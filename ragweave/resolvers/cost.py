@@ -29,8 +29,17 @@ from graphql import (
     get_named_type,
     get_nullable_type,
     is_list_type,
+    is_non_null_type,
 )
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql.execution.get_variable_signature import GraphQLVariableSignature, get_variable_signature
+from graphql.execution.values import (
+    VariableValues,
+    VariableValueSource,
+    get_argument_values,
+    get_variable_values,
+)
+from graphql.pyutils import Undefined
+from graphql.utilities import coerce_input_value
 
 LLM_CALL = 200
 DEFAULT_WIDTH = 10
@@ -146,6 +155,8 @@ class _Plan:
     document: DocumentNode
     operation: OperationDefinitionNode | None
     fields: tuple[_Field, ...]
+    # the operation's variables, typed once; None when one has a default or an unknown type (coerced the long way)
+    signatures: tuple[GraphQLVariableSignature, ...] | None = None
 
 
 class _Plans:
@@ -175,7 +186,36 @@ def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | N
     )
     root = schema.get_root_type(chosen.operation) if chosen else None
     fields = _Planner(schema, document).selection(root, chosen.selection_set, frozenset()) if root and chosen else ()
-    return _Plan(schema, document, chosen if root else None, fields)
+    signatures = [get_variable_signature(schema, d) for d in (chosen.variable_definitions or ())] if chosen else []
+    plain = all(isinstance(s, GraphQLVariableSignature) and s.default is None for s in signatures)
+    return _Plan(schema, document, chosen if root else None, fields, tuple(signatures) if plain else None)
+
+
+def _variables(plan: _Plan, given: Mapping[str, Any]) -> VariableValues | None:
+    """The operation's variables coerced as graphql-core's `get_variable_values` coerces them, with the
+    signatures typed once per plan (graphql-core types every variable again for every request); None when they
+    are invalid (execution reports them)."""
+    if plan.signatures is None:
+        coerced = get_variable_values(plan.schema, plan.operation.variable_definitions or (), dict(given))
+        return coerced if isinstance(coerced, VariableValues) else None
+    sources: dict[str, VariableValueSource] = {}
+    values: dict[str, Any] = {}
+    for signature in plan.signatures:
+        value = given.get(signature.name, Undefined)
+        if value is Undefined:
+            if is_non_null_type(signature.type):
+                return None
+            sources[signature.name] = VariableValueSource(signature)
+            continue
+        sources[signature.name] = VariableValueSource(signature, value)
+        try:
+            value = coerce_input_value(value, signature.type)
+        except RecursionError:  # nested too deeply
+            return None
+        if value is Undefined:
+            return None
+        values[signature.name] = value
+    return VariableValues(sources, values)
 
 
 _plans = _Plans()
@@ -187,7 +227,12 @@ def operation_cost(
     plan = _plans.get(schema, document, operation_name)
     if plan.operation is None:
         return 0
-    coerced = get_variable_values(schema, plan.operation.variable_definitions or (), dict(variables or {}))
-    if not isinstance(coerced, VariableValues):
+    if all(f.cost is not None for f in plan.fields):
+        return sum(f.cost for f in plan.fields)
+    coerced = _variables(plan, variables or {})
+    if coerced is None:
         return 0  # invalid variables: execution reports them
-    return sum(_cost(f, coerced) for f in plan.fields)
+    try:
+        return sum(_cost(f, coerced) for f in plan.fields)
+    except GraphQLError:
+        return 0  # an argument the variables leave invalid (a null where a value is needed): execution reports it
