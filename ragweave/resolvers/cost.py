@@ -157,6 +157,8 @@ class _Plan:
     fields: tuple[_Field, ...]
     # the operation's variables, typed once; None when one has a default or an unknown type (coerced the long way)
     signatures: tuple[GraphQLVariableSignature, ...] | None = None
+    # the whole cost when no field's cost reads a variable
+    constant: int | None = None
 
 
 class _Plans:
@@ -188,7 +190,8 @@ def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | N
     fields = _Planner(schema, document).selection(root, chosen.selection_set, frozenset()) if root and chosen else ()
     signatures = [get_variable_signature(schema, d) for d in (chosen.variable_definitions or ())] if chosen else []
     plain = all(isinstance(s, GraphQLVariableSignature) and s.default is None for s in signatures)
-    return _Plan(schema, document, chosen if root else None, fields, tuple(signatures) if plain else None)
+    constant = sum(f.cost for f in fields) if all(f.cost is not None for f in fields) else None
+    return _Plan(schema, document, chosen if root else None, fields, tuple(signatures) if plain else None, constant)
 
 
 def _variables(plan: _Plan, given: Mapping[str, Any]) -> VariableValues | None:
@@ -227,8 +230,8 @@ def operation_cost(
     plan = _plans.get(schema, document, operation_name)
     if plan.operation is None:
         return 0
-    if all(f.cost is not None for f in plan.fields):
-        return sum(f.cost for f in plan.fields)
+    if plan.constant is not None:
+        return plan.constant
     coerced = _variables(plan, variables or {})
     if coerced is None:
         return 0  # invalid variables: execution reports them
