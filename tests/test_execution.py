@@ -263,7 +263,8 @@ def test_fields_kept_across_requests_are_only_those_no_variable_can_change(full_
     flipped = run_tree(query, yes=False, no=True)
     assert flipped != run_tree(query) and "leaves" in str(flipped)
     plans = next(p for schema, p in execution._plans_by_schema.items() if schema is tree_schema()._schema)
-    assert not any(static for _, static in plans.static_operations.values() if _.loc.source.body == query)
+    assert not any(static for operation, static in plans.static_operations.values()
+                   if operation.loc.source.body == query)
     static = [static for operation, static in plans.static_operations.values()
               if operation.loc.source.body == TREE_QUERIES[0]]
     assert static == [True] and plans.subfields
