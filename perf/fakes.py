@@ -218,6 +218,13 @@ class FakeGraph:
     def mentions(self, tenant, collection, ids) -> list[list[Mention]]:
         return [list(CORPUS.mention_records.get(i, ())) for i in ids]
 
+    @_call("graph.mentions_with_chunk_entities", "graph")
+    def mentions_with_chunk_entities(
+        self, tenant, collection, ids
+    ) -> tuple[list[list[Mention]], dict[str, list[records.Entity]]]:
+        mentions = [list(CORPUS.mention_records.get(i, ())) for i in ids]
+        return mentions, {m.chunk_id: list(CORPUS.of_chunk[m.chunk_id]) for found in mentions for m in found}
+
     async def ping(self) -> None:
         return None
 

@@ -107,10 +107,9 @@ def _b(s: dict) -> str:
             f"{_n(nv.get('server_cpu_ms_per_op'))} ms. Without "
             f"DataLoaders ragweave costs {_n(nl.get('server_cpu_ms_per_op'))} ms "
             f"and makes {no_loaders.get(50, no_loaders.get('50', '?'))} backend calls at topK 50: that is the cost "
-            "the loaders remove. The "
-            "one extra backend call at topK 50 is a second batched `graph.entities_of_chunks`: the fused top 50 "
-            "holds chunks that only the graph reached, whose entities the seed batch never loaded; it is one batch "
-            "whatever topK (it depends on the data), not a call per hit.")
+            "the loaders remove. At topK 50 the fused hits include chunks that only the graph reached: their "
+            "entities come with the mentions query (`graph.mentions_with_chunk_entities`), so they need no second "
+            "`graph.entities_of_chunks` batch.")
 
 
 def _c(s: dict) -> str:

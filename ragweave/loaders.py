@@ -173,6 +173,23 @@ class Loaders:
 
         return await _by_group(keys, lambda k: k[0], fetch)
 
+    async def mentions_with_chunk_entities(
+        self, collection: str, entity_ids: list[str]
+    ) -> tuple[list[list[Mention]], dict[str, list[records.Entity]]]:
+        """The `mentions` of each entity (kept in that loader), and the entities of every chunk they name, from one
+        backend call. The chunks' entities are returned, not cached: the caller primes the few it will use."""
+        mentions, chunk_entities = await self.ds.graph.mentions_with_chunk_entities(self.tenant, collection, entity_ids)
+        loader = self.mentions
+        for entity_id, found in zip(entity_ids, mentions, strict=True):
+            loader.prime((collection, entity_id), found)
+        return mentions, chunk_entities
+
+    def prime_chunk_entities(self, collection: str, found: dict[str, list[records.Entity]]) -> None:
+        loader = self.chunk_entities
+        for chunk_id, entities in found.items():
+            loader.prime((collection, chunk_id), entities)
+        self._prime_entities(e for entities in found.values() for e in entities)
+
     def _prime_entities(self, entities) -> None:
         """Entities other loaders answered need no `entity` lookup. Most operations never build that loader,
         so they are kept aside until it is built."""

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ragweave import records
+from ragweave.datasources.vectors import ChunkPoint
 from tests.corpus import seed_corpus
 from tests.graphql import execute
 
@@ -31,9 +33,41 @@ async def test_deep_retrieve_makes_the_same_backend_calls_for_1_10_and_50_hits(d
         "graph.entities_of_chunks": 1,  # the seeds; nested chunk.entities are answered from the loader cache
         "graph.reach": 1,  # the expansion (hops 2), one row per reached entity
         "graph.neighbors": 1,  # the nested neighbors(hops: 1)
-        "graph.mentions": 1,
+        "graph.mentions_with_chunk_entities": 1,  # with the entities of the chunks only the graph reached
         "graph.relations": 1,  # the subgraph's edges
     }
+
+
+async def _add_chunks(ds, tenant: str, texts: dict[str, str], mentions: dict[str, list[str]]) -> None:
+    chunks = [records.Chunk(id=f"{doc}#0", document_id=doc, index=0, document_title=doc, text=text)
+              for doc, text in texts.items()]
+    vectors = await ds.embedder.embed_many([c.text for c in chunks])
+    await ds.vectors.upsert(tenant, "chunks", [ChunkPoint(c, v, "h") for c, v in zip(chunks, vectors, strict=True)])
+    for c in chunks:
+        await ds.graph.replace_document(tenant, "chunks", c.document_id, c.document_title, [c])
+    await ds.graph.upsert(tenant, [], [], [(e, "chunks", f"{doc}#0") for doc, es in mentions.items() for e in es])
+
+
+async def test_hits_only_the_graph_found_list_their_entities_without_another_graph_call(datasources, tenant):
+    """Vector hits that mention nothing rank below chunks the graph ranks first, so those join the hits."""
+    await seed_corpus(datasources, tenant)
+    drafts = {f"draft-{n}": f"The launch plan of the Atlas team, draft {n}." for n in range(8)}
+    hubs = {f"hub-{n}": f"Seating chart {n}." for n in range(2)}
+    members = ["team:atlas", "person:0", "person:5", "person:10", "person:1", "person:6"]
+    await _add_chunks(datasources, tenant, drafts | hubs, {hub: members[n:] for n, hub in enumerate(hubs)})
+    variables = {"q": "launch plan of the Atlas team", "k": 8}
+    response = await execute(datasources, OPERATIONS, variables, tenant=tenant, operation="Deep")
+    hits = response.ok()["retrieve"]["hits"]
+    graph_only = [h["chunk"] for h in hits if h["scores"]["vector"] is None]
+    assert graph_only, "the corpus must put chunks only the graph reached among the hits"
+    assert response.calls["graph.entities_of_chunks"] == 1 and response.calls["graph.mentions_with_chunk_entities"] == 1
+    for chunk in [h["chunk"] for h in hits]:
+        alone = await execute(datasources, "query($id: ID!) { chunk(id: $id) { entities { id name } } }",
+                              {"id": chunk["id"]}, tenant=tenant)
+        assert alone.calls["graph.entities_of_chunks"] == 1
+        assert [(e["id"], e["name"]) for e in chunk["entities"]] == [
+            (e["id"], e["name"]) for e in alone.ok()["chunk"]["entities"]
+        ]
 
 
 async def test_search_selecting_only_chunk_text_never_touches_the_graph(datasources, tenant):

@@ -88,6 +88,14 @@ RETURN key, c.id, c.document_id, c.index
 ORDER BY c.document_id, c.index
 """
 
+MENTIONS_WITH_CHUNK_ENTITIES: LiteralString = """
+UNWIND $ids AS key
+MATCH (e:Entity {tenant: $tenant, id: key})-[:MENTIONED_IN]->(c:Chunk {tenant: $tenant, collection: $collection})
+MATCH (o:Entity {tenant: $tenant})-[:MENTIONED_IN]->(c)
+RETURN key, c.id, c.document_id, c.index, o.id, o.name, o.type, o.props
+ORDER BY c.document_id, c.index, o.name, o.id
+"""
+
 LIST_ENTITIES: LiteralString = """
 MATCH (e:Entity {tenant: $tenant})
 WHERE ($type IS NULL OR e.type = $type)

@@ -5,6 +5,8 @@
    to `maxHops` and the chunks mentioning every reached entity are gathered (`ranking.graph_scores`).
 3. Vector and graph rankings are fused with RRF (`ranking.rrf`); asking for `scores { rerank }` reranks.
 Graph work happens only when the selection asks for `subgraph`, `citations { via }` or `scores { graph }`.
+When it also asks for the hits' `chunk { entities }`, the mentions query brings the entities of every chunk the
+graph reached, so hits that only the graph found need no second `entities_of_chunks` call.
 A graph failure, or the graph stage overrunning its share of the request's deadline, leaves the vector hits
 standing and is reported in `degraded` and on `subgraph`; a reranker failure leaves the fused order standing.
 """
@@ -34,6 +36,7 @@ from ragweave.schema.retrieval import (
 from ragweave.schema.types import Chunk, Entity, Relation
 
 GRAPH_FIELDS = {"subgraph", "hits.citations.via", "hits.scores.graph"}
+CHUNK_ENTITY_FIELDS = {"hits.chunk.entities", "hits.citations.chunk.entities"}
 MAX_REACHED_ENTITIES = 200
 
 
@@ -43,6 +46,7 @@ class GraphOutcome:
     entities: dict[str, records.Entity] = field(default_factory=dict)
     scores: dict[str, float] = field(default_factory=dict)
     via: dict[str, list[str]] = field(default_factory=dict)
+    chunk_entities: dict[str, list[records.Entity]] = field(default_factory=dict)  # of reached chunks, if asked
     error: BackendError | None = None
 
 
@@ -54,11 +58,13 @@ async def retrieve(
     return await run_retrieval(
         info.context, info.context.loaders, key, max_hops,
         use_graph=bool(paths & GRAPH_FIELDS), use_reranker="hits.scores.rerank" in paths,
+        with_chunk_entities=bool(paths & CHUNK_ENTITY_FIELDS),
     )
 
 
 async def run_retrieval(
-    ctx: Context, loaders: Loaders, key: SearchKey, max_hops: int, *, use_graph: bool, use_reranker: bool
+    ctx: Context, loaders: Loaders, key: SearchKey, max_hops: int, *, use_graph: bool, use_reranker: bool,
+    with_chunk_entities: bool = False,
 ) -> Retrieval:
     started = time.perf_counter()
     check_range("maxHops", max_hops, 1, 3)
@@ -66,7 +72,7 @@ async def run_retrieval(
     if use_graph:
         vector_hits, name_seeds = await asyncio.gather(loaders.search.load(key), _name_seeds(ctx, key.text))
         with timed("retrieve.graph"), deadline.stage(ctx.settings.graph_stage_share):
-            graph = await _expand(loaders, key, vector_hits, name_seeds, max_hops)
+            graph = await _expand(loaders, key, vector_hits, name_seeds, max_hops, with_chunk_entities)
     else:
         vector_hits = await loaders.search.load(key)
     degraded = [graph.error.code] if graph and graph.error else []
@@ -93,7 +99,7 @@ async def _name_seeds(ctx: Context, query: str) -> list[records.Entity] | Backen
 
 async def _expand(
     loaders: Loaders, key: SearchKey, vector_hits: list[records.ScoredChunk],
-    name_seeds: list[records.Entity] | BackendError, max_hops: int,
+    name_seeds: list[records.Entity] | BackendError, max_hops: int, with_chunk_entities: bool,
 ) -> GraphOutcome:
     if isinstance(name_seeds, BackendError):
         return GraphOutcome(error=name_seeds)
@@ -106,7 +112,12 @@ async def _expand(
             outcome.reached.setdefault(reached.entity.id, reached.hops)
         nearest = sorted(outcome.reached.items(), key=lambda item: (item[1], item[0]))[:MAX_REACHED_ENTITIES]
         outcome.reached = dict(nearest)
-        mentions = await loaders.mentions.load_many([(key.collection, eid) for eid in outcome.reached])
+        if with_chunk_entities:
+            mentions, outcome.chunk_entities = await loaders.mentions_with_chunk_entities(
+                key.collection, list(outcome.reached)
+            )
+        else:
+            mentions = await loaders.mentions.load_many([(key.collection, eid) for eid in outcome.reached])
         allowed = key.filter.document_ids if key.filter else None
         chunk_ids = {
             eid: [m.chunk_id for m in found if allowed is None or m.document_id in allowed]
@@ -136,6 +147,9 @@ async def _fuse(
         found = await loaders.chunk.load_many([(key.collection, cid) for cid in missing])
         chunks.update({c.id: c for c in found if c is not None and _metadata_allowed(key, c)})
     ordered = [cid for cid in candidates if cid in chunks][: key.limit]
+    if graph and graph.chunk_entities:
+        reached = graph.chunk_entities
+        loaders.prime_chunk_entities(key.collection, {cid: reached[cid] for cid in ordered if cid in reached})
     return [
         _hit(key.collection, chunks[cid], fused[cid], vector_scores.get(cid), graph, graph_scores.get(cid))
         for cid in ordered

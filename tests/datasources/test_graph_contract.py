@@ -93,6 +93,21 @@ async def test_mentions_and_entities_of_chunks(graph_store: GraphStore, tenant: 
     assert missing == []
 
 
+async def test_mentions_with_chunk_entities_answers_as_mentions_and_entities_of_chunks(
+    graph_store: GraphStore, tenant: str
+):
+    await seed(graph_store, tenant)
+    ids = ["team:atlas", "product:lantern", "person:grace"]
+    mentions, chunk_entities = await graph_store.mentions_with_chunk_entities(tenant, COLLECTION, ids)
+    assert mentions == await graph_store.mentions(tenant, COLLECTION, ids)
+    reached = ["doc-a#0", "doc-a#1", "doc-b#0"]
+    assert sorted(chunk_entities) == reached
+    assert [chunk_entities[c] for c in reached] == await graph_store.entities_of_chunks(tenant, COLLECTION, reached)
+    assert chunk_entities["doc-b#0"][1].properties == {"source": "test"}
+    assert await graph_store.mentions_with_chunk_entities(tenant + "-other", COLLECTION, ids) == ([[]] * 3, {})
+    assert await graph_store.mentions_with_chunk_entities(tenant, "other", ids) == ([[]] * 3, {})
+
+
 async def test_entities_by_names_matches_lowercased_names(graph_store: GraphStore, tenant: str):
     await seed(graph_store, tenant)
     found = await graph_store.entities_by_names(tenant, ["atlas team", "beacon", "unknown"])
