@@ -30,7 +30,6 @@ from prometheus_client import (
     Counter,
     Gauge,
     GCCollector,
-    Histogram,
     PlatformCollector,
     ProcessCollector,
 )
@@ -49,6 +48,7 @@ from ragweave.observability import (
     split_call,
     validated,
 )
+from ragweave.observability.series import CounterSeries, HistogramSeries
 
 OTHER = "other"
 MAX_LABEL_LENGTH = 100
@@ -80,17 +80,17 @@ class Metrics:
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
         GCCollector(registry=r)
-        self.requests = Counter("ragweave_graphql_requests", "GraphQL operations by name and type.",
-                                ["operation", "type"], registry=r)
-        self.duration = Histogram("ragweave_graphql_request_duration_seconds", "GraphQL operation latency.",
-                                  ["operation", "type"], buckets=DURATION_BUCKETS, registry=r)
+        self.requests = CounterSeries("ragweave_graphql_requests", "GraphQL operations by name and type.",
+                                      ["operation", "type"], r)
+        self.duration = HistogramSeries("ragweave_graphql_request_duration_seconds", "GraphQL operation latency.",
+                                        ["operation", "type"], DURATION_BUCKETS, r)
         self.errors = Counter("ragweave_graphql_errors", "GraphQL errors by extensions.code.", ["code"], registry=r)
-        self.backend_calls = Counter("ragweave_backend_calls", "Backend calls by backend and method.",
-                                     ["backend", "method"], registry=r)
-        self.backend_seconds = Counter("ragweave_backend_call_seconds", "Time spent in backend calls.",
-                                       ["backend", "method"], registry=r)
-        self.batch_size = Histogram("ragweave_dataloader_batch_size", "Keys per DataLoader batch.",
-                                    ["loader"], buckets=BATCH_BUCKETS, registry=r)
+        self.backend_calls = CounterSeries("ragweave_backend_calls", "Backend calls by backend and method.",
+                                           ["backend", "method"], r)
+        self.backend_seconds = CounterSeries("ragweave_backend_call_seconds", "Time spent in backend calls.",
+                                             ["backend", "method"], r)
+        self.batch_size = HistogramSeries("ragweave_dataloader_batch_size", "Keys per DataLoader batch.",
+                                          ["loader"], BATCH_BUCKETS, r)
         self.tokens = Counter("ragweave_llm_tokens", "LLM tokens by provider, model and kind (prompt, completion).",
                               ["provider", "model", "kind"], registry=r)
         self.subscriptions = Gauge("ragweave_subscriptions_active", "Subscriptions running now.", registry=r)
@@ -111,16 +111,16 @@ class Metrics:
         self, name: str | None, type_: str, seconds: float, codes: Sequence[str],
         calls: Mapping[str, int], millis: Mapping[str, float], *, admit: bool,
     ) -> None:
-        label = self._operations(name, admit=admit) if name else ANONYMOUS
-        self._child(self.requests, label, type_).inc()
+        labels = (self._operations(name, admit=admit) if name else ANONYMOUS, type_)
+        self.requests.inc(labels)
         if type_ != "subscription":
-            self._child(self.duration, label, type_).observe(seconds)
+            self.duration.observe(labels, seconds)
         for code in codes:
             self._child(self.errors, self._codes(code)).inc()
         for call, count in calls.items():
-            backend, method = split_call(call)
-            self._child(self.backend_calls, backend, method).inc(count)
-            self._child(self.backend_seconds, backend, method).inc(millis.get(call, 0.0) / 1000)
+            backend_method = split_call(call)
+            self.backend_calls.inc(backend_method, count)
+            self.backend_seconds.inc(backend_method, millis.get(call, 0.0) / 1000)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """`metric.labels(*labels)`, remembered: prometheus_client takes a lock and checks the names every time.
@@ -132,7 +132,7 @@ class Metrics:
         return child
 
     def observe_batch(self, loader: str, size: int) -> None:
-        self._child(self.batch_size, self._small(loader)).observe(size)
+        self.batch_size.observe((self._small(loader),), size)
 
     def observe_tokens(self, provider: str, model: str, prompt: int, completion: int) -> None:
         provider, model = self._small(provider), self._small(model)
