@@ -10,16 +10,68 @@ Tasks started while resolving (DataLoader batches) inherit the deadline of the c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterator
-from contextlib import contextmanager
+from collections.abc import Coroutine, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ragweave.errors import BackendTimeout
 
 T = TypeVar("T")
 
-current_deadline: ContextVar[float | None] = ContextVar("current_deadline", default=None)
+
+class Deadline:
+    """A point in loop time, and the backend calls waiting under it. One timer per deadline, started by its first
+    call, cancels every call still waiting when it fires (an `asyncio.timeout_at` per call would schedule and
+    cancel a timer for each; a request makes several)."""
+
+    __slots__ = ("_cancelled", "_closed", "_timer", "_waiting", "expires")
+
+    def __init__(self, expires: float) -> None:
+        self.expires = expires
+        self._waiting: dict[asyncio.Task, int] = {}  # task -> calls it is inside (a call may wrap another)
+        self._cancelled: set[asyncio.Task] = set()  # tasks this deadline cancelled, until they see it
+        self._timer: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    def enter(self, task: asyncio.Task) -> None:
+        self._waiting[task] = self._waiting.get(task, 0) + 1
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_at(self.expires, self._expire)
+
+    def leave(self, task: asyncio.Task) -> bool:
+        """Whether this deadline cancelled the task's call (the task is owed an `uncancel`)."""
+        depth = self._waiting.pop(task)
+        if depth > 1:
+            self._waiting[task] = depth - 1
+        elif self._closed and not self._waiting:
+            self._stop_timer()
+        if task in self._cancelled:
+            self._cancelled.discard(task)
+            return True
+        return False
+
+    def close(self) -> None:
+        """The scope that set the deadline ended. Calls it started elsewhere (a DataLoader batch) may still be
+        waiting: the timer stays until they end, so they are cancelled on time as well."""
+        self._closed = True
+        if not self._waiting:
+            self._stop_timer()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._timer = None
+        for task in self._waiting:
+            if task not in self._cancelled:
+                self._cancelled.add(task)
+                task.cancel()
+
+
+current_deadline: ContextVar[Deadline | None] = ContextVar("current_deadline", default=None)
 
 
 class DeadlineExceeded(BackendTimeout):
@@ -35,8 +87,8 @@ def _now() -> float:
 
 def remaining() -> float | None:
     """Seconds left before the current deadline (None when there is none)."""
-    expires = current_deadline.get()
-    return None if expires is None else expires - _now()
+    current = current_deadline.get()
+    return None if current is None else current.expires - _now()
 
 
 def capped(seconds: float) -> float:
@@ -46,46 +98,60 @@ def capped(seconds: float) -> float:
 
 
 @contextmanager
-def request_deadline(seconds: float | None) -> Iterator[None]:
-    """The deadline of a whole request (None lifts it, e.g. for ingestion, which is bounded by its inputs)."""
-    token = current_deadline.set(None if seconds is None else _now() + seconds)
+def _scope(expires: float | None) -> Iterator[None]:
+    current = None if expires is None else Deadline(expires)
+    token = current_deadline.set(current)
     try:
         yield
     finally:
+        if current is not None:
+            current.close()
         current_deadline.reset(token)
+
+
+def request_deadline(seconds: float | None) -> AbstractContextManager[None]:
+    """The deadline of a whole request (None lifts it, e.g. for ingestion, which is bounded by its inputs)."""
+    return _scope(None if seconds is None else _now() + seconds)
 
 
 @contextmanager
 def stage(share: float) -> Iterator[None]:
     """A stage that may use `share` (0..1] of the time left; without a request deadline it is unbounded."""
-    expires = current_deadline.get()
-    if expires is None:
+    current = current_deadline.get()
+    if current is None:
         yield
         return
     now = _now()
-    token = current_deadline.set(min(expires, now + max(expires - now, 0.0) * share))
-    try:
+    with _scope(min(current.expires, now + max(current.expires - now, 0.0) * share)):
         yield
-    finally:
-        current_deadline.reset(token)
 
 
-async def bounded(backend: str, call: Awaitable[T]) -> T:
+async def bounded(backend: str, call: Coroutine[Any, Any, T]) -> T:
     """Await a backend call under the current deadline. A call running in a worker thread (qdrant-edge)
     cannot be interrupted: the request stops waiting for it, the thread finishes on its own. Some clients
     finish a request in flight despite the cancellation (redis-py, under FalkorDB): their late answer is
     refused too, and their runners pass `remaining()` to the server as its own query timeout."""
-    expires = current_deadline.get()
-    if expires is None:
+    current = current_deadline.get()
+    if current is None:
         return await call
-    timeout = asyncio.timeout_at(expires)
+    if current.expires <= _now():
+        call.close()  # never started
+        raise DeadlineExceeded(backend)
+    task = asyncio.current_task()
+    assert task is not None
+    cancelling = task.cancelling()
+    current.enter(task)
     try:
-        async with timeout:
-            result = await call
-    except TimeoutError:
-        if timeout.expired():
+        result = await call
+    except asyncio.CancelledError:
+        if current.leave(task) and task.uncancel() <= cancelling:
             raise DeadlineExceeded(backend) from None
+        raise  # cancelled from elsewhere too (the client went away): that cancellation wins
+    except BaseException:
+        if current.leave(task):
+            task.uncancel()
         raise
-    if timeout.expired():
+    if current.leave(task):  # the answer came in as the deadline fired: refused like a late one
+        task.uncancel()
         raise DeadlineExceeded(backend)
     return result

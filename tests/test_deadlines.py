@@ -43,6 +43,68 @@ async def test_a_backend_call_over_the_deadline_is_cancelled_with_the_backends_t
     assert raised.value.code == "GRAPH_TIMEOUT"
 
 
+async def test_one_timer_cancels_every_call_waiting_under_the_deadline_in_any_task():
+    loop = asyncio.get_running_loop()
+    timers = []
+    call_at = loop.call_at
+    loop.call_at = lambda when, callback, *args, **kw: timers.append(callback) or call_at(when, callback, *args, **kw)
+    try:
+        with deadline.request_deadline(0.1):
+            assert await deadline.bounded("llm", asyncio.sleep(0, "fast")) == "fast"
+            calls = [asyncio.create_task(deadline.bounded(b, asyncio.sleep(5))) for b in ("graph", "vectors")]
+            results = await asyncio.gather(*calls, return_exceptions=True)
+    finally:
+        loop.call_at = call_at
+    assert [r.code for r in results] == ["GRAPH_TIMEOUT", "VECTORS_TIMEOUT"]
+    assert [c.__qualname__ for c in timers if "Deadline" in c.__qualname__] == ["Deadline._expire"]
+
+
+async def test_a_call_nested_in_another_and_one_left_running_by_its_request_are_cancelled_on_time():
+    async def outer() -> None:
+        await deadline.bounded("graph", deadline.bounded("graph", asyncio.sleep(5)))
+
+    with deadline.request_deadline(0.05), pytest.raises(deadline.DeadlineExceeded):
+        await outer()
+    with deadline.request_deadline(0.1):
+        straggler = asyncio.create_task(deadline.bounded("vectors", asyncio.sleep(5)))
+        await asyncio.sleep(0)
+    started = time.monotonic()
+    with pytest.raises(deadline.DeadlineExceeded):
+        await straggler  # the request's scope ended first; its deadline still holds for the call it started
+    assert time.monotonic() - started < 1.0
+    assert asyncio.current_task().cancelling() == 0
+
+
+async def test_a_cancellation_from_elsewhere_stays_a_cancellation():
+    with deadline.request_deadline(5.0):
+        call = asyncio.create_task(deadline.bounded("llm", asyncio.sleep(5)))
+        await asyncio.sleep(0)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+
+
+async def test_an_answer_that_arrives_as_the_deadline_fires_is_refused_and_an_expired_deadline_starts_nothing():
+    async def swallows_cancellation() -> str:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            return "late"
+        return "never"
+
+    with deadline.request_deadline(0.05), pytest.raises(deadline.DeadlineExceeded):
+        await deadline.bounded("graph", swallows_cancellation())
+    assert asyncio.current_task().cancelling() == 0
+    started = []
+
+    async def call() -> None:
+        started.append(True)
+
+    with deadline.request_deadline(0.0), pytest.raises(deadline.DeadlineExceeded):
+        await deadline.bounded("graph", call())
+    assert started == []
+
+
 async def test_chat_with_a_hanging_llm_ends_at_the_request_deadline_and_closes_the_upstream(
     datasources: Datasources, tenant: str
 ):
