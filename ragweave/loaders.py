@@ -178,6 +178,8 @@ class Loaders:
     ) -> tuple[list[list[Mention]], dict[str, list[records.Entity]]]:
         """The `mentions` of each entity (kept in that loader), and the entities of every chunk they name, from one
         backend call. The chunks' entities are returned, not cached: the caller primes the few it will use."""
+        if not entity_ids:
+            return [], {}
         mentions, chunk_entities = await self.ds.graph.mentions_with_chunk_entities(self.tenant, collection, entity_ids)
         loader = self.mentions
         for entity_id, found in zip(entity_ids, mentions, strict=True):

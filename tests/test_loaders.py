@@ -1,5 +1,5 @@
 """The per-request DataLoader set: entities another loader answered are not looked up again, whether or not the
-`entity` loader existed when they were answered."""
+`entity` loader existed when they were answered; asking about no entity asks the backend nothing."""
 
 from __future__ import annotations
 
@@ -27,3 +27,14 @@ async def test_entities_answered_by_chunk_entities_need_no_lookup(datasources, t
         finally:
             current_call_log.reset(token)
             loaders.close()
+
+
+async def test_mentions_with_chunk_entities_of_no_entity_asks_nothing(datasources, tenant):
+    loaders, log = Loaders(datasources, tenant), CallLog()
+    token = current_call_log.set(log)
+    try:
+        assert await loaders.mentions_with_chunk_entities("chunks", []) == ([], {})
+        assert not log.calls
+    finally:
+        current_call_log.reset(token)
+        loaders.close()
