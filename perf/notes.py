@@ -241,7 +241,22 @@ def _g(s: dict) -> str:
             f"and the load generator {_n(rw.get('client_cpu_ms_per_op'))} ms per op cap 2 cores at about "
             f"{_ceiling(*cpu)} ops/s (other load: {_n(rw.get('other_busy_cores'), 2)} cores). Offered 300 requests/s "
             f"over the same 100 connections (open loop): {_n(fx.get('ops_per_s'), 0)} ops/s, p95 "
-            f"{_n(fx.get('p95_ms'), 0)} ms, server {_n(fx.get('server_cpu_ms_per_op'))} ms/op.")
+            f"{_n(fx.get('p95_ms'), 0)} ms, server {_n(fx.get('server_cpu_ms_per_op'))} ms/op."
+            + _upstream_alone(rw, _row(s, "upstream alone (the LLM test server, same load generator)")))
+
+
+def _upstream_alone(rw: dict, alone: dict) -> str:
+    """The ceiling the upstream itself sets, and what ragweave adds to it (Little's law, 100 clients)."""
+    if not alone.get("ops_per_s") or not rw.get("ops_per_s"):
+        return ""
+    added = 100_000 / rw["ops_per_s"] - 100_000 / alone["ops_per_s"]
+    room = 100_000 / 300 - 100_000 / alone["ops_per_s"]
+    need = (f"300 ops/s would leave ragweave at most {room:.0f} ms" if room > 0
+            else "the upstream alone does not reach 300 ops/s with these clients")
+    return (f" The LLM test server alone, with the same 100 clients and no ragweave in front, answers "
+            f"{_n(alone['ops_per_s'], 0)} ops/s (p50 {_n(alone.get('p50_ms'), 0)} ms, p95 "
+            f"{_n(alone.get('p95_ms'), 0)} ms, its CPU {_n(alone.get('server_cpu_ms_per_op'), 2)} ms/op): that is this "
+            f"setup's ceiling, not 333. ragweave adds {added:.0f} ms per request on average to it; {need}.")
 
 
 def _h(s: dict) -> str:
