@@ -28,6 +28,7 @@ from ragweave.datasources.graph_neo4j import Neo4jRunner, open_driver
 from ragweave.datasources.lifecycle import Datasources
 from ragweave.datasources.reranker import LexicalReranker
 from ragweave.datasources.vectors_edge import EdgeVectorStore
+from tests import llm_clients
 from tests.servers.neo4j_server import Neo4jServer
 
 GRAPH_ENGINES = ["falkordb", "neo4j"]
@@ -98,3 +99,10 @@ def datasources(graph_store: GraphStore, edge_vectors: EdgeVectorStore, embedder
         vectors=edge_vectors, graph=graph_store, embedder=embedder, chat=None, reranker=LexicalReranker(),
         names={"vectors": edge_vectors.name, "graph": graph_store.dialect, "llm": "offline", "reranker": "bm25"},
     )
+
+
+@pytest.fixture
+async def close_llm_clients() -> AsyncIterator[None]:
+    """Closes the openai clients the test's helpers made (`tests.llm_clients`)."""
+    yield
+    await llm_clients.close_all()

@@ -109,15 +109,15 @@ async def test_chat_with_a_hanging_llm_ends_at_the_request_deadline_and_closes_t
     datasources: Datasources, tenant: str
 ):
     with OpenAITestServer() as llm:
-        client = openai_client(llm.base_url, "test", timeout=20.0, max_retries=0)
-        ds = replace(datasources, chat=OpenAIChat(client, "gpt-4o-mini", provider="test-server"))
-        llm.script(hang())
-        started = time.monotonic()
-        response = await execute(ds, CHAT, tenant=tenant, settings=replace(SETTINGS, request_deadline_s=0.5))
-        elapsed = time.monotonic() - started
-        assert response.codes() == ["LLM_TIMEOUT"]
-        assert elapsed < 5.0  # the client's own timeout is 20 s
-        await llm.wait_for_cancel(within=2.0)
+        async with openai_client(llm.base_url, "test", timeout=20.0, max_retries=0) as client:
+            ds = replace(datasources, chat=OpenAIChat(client, "gpt-4o-mini", provider="test-server"))
+            llm.script(hang())
+            started = time.monotonic()
+            response = await execute(ds, CHAT, tenant=tenant, settings=replace(SETTINGS, request_deadline_s=0.5))
+            elapsed = time.monotonic() - started
+            assert response.codes() == ["LLM_TIMEOUT"]
+            assert elapsed < 5.0  # the client's own timeout is 20 s
+            await llm.wait_for_cancel(within=2.0)
 
 
 async def test_a_hanging_reranker_leaves_the_fused_order_and_is_reported(datasources: Datasources, tenant: str):

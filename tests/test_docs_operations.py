@@ -38,10 +38,10 @@ async def test_entity_page_and_index(datasources, demo):  # noqa: F811
 
 async def test_streaming_chat(datasources, demo):  # noqa: F811
     with OpenAITestServer() as llm:
-        client = openai_client(llm.base_url, "t", timeout=5, max_retries=0)
-        ds = replace(datasources, chat=OpenAIChat(client, "gpt-4o-mini", "test-server"))
-        context = build_context(ds, SETTINGS, JobBoard(), tenant=demo)
-        stream = await schema().subscribe(DOCS, variable_values={"question": "What is the Atlas Engine?"},
-                                          context_value=context, operation_name="StreamingChat")
-        events = [r.data["chatStream"]["__typename"] async for r in stream]
+        async with openai_client(llm.base_url, "t", timeout=5, max_retries=0) as client:
+            ds = replace(datasources, chat=OpenAIChat(client, "gpt-4o-mini", "test-server"))
+            context = build_context(ds, SETTINGS, JobBoard(), tenant=demo)
+            stream = await schema().subscribe(DOCS, variable_values={"question": "What is the Atlas Engine?"},
+                                              context_value=context, operation_name="StreamingChat")
+            events = [r.data["chatStream"]["__typename"] async for r in stream]
     assert events[0] == "ChatSources" and events[-1] == "ChatDone" and "ChatDelta" in events

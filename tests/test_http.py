@@ -44,6 +44,8 @@ def app_for(tmp_path: Path, embedder: LocalEmbedder, graph_port: int, llm_url: s
         )
         await graph.close()
         await vectors.close()
+        if client is not None:
+            await client.close()
 
     defaults = {"debug_extensions": True, "dev_mode": True, "data_dir": tmp_path}
     return create_app(Settings(**{**defaults, **settings}), open_ds=open_ds)

@@ -8,13 +8,16 @@ from dataclasses import replace
 
 import pytest
 
-from ragweave.datasources.chat import OpenAIChat, openai_client
+from ragweave.datasources.chat import OpenAIChat
 from ragweave.datasources.lifecycle import Datasources
 from ragweave.jobs import JobBoard
 from ragweave.resolvers.extraction import ExtractOptions, LLMExtractor, RuleExtractor
 from ragweave.resolvers.ingest import Ingestor, SourceDocument
 from tests.graphql import execute
+from tests.llm_clients import tracked_client
 from tests.servers.openai_server import OpenAITestServer, ok
+
+pytestmark = pytest.mark.usefixtures("close_llm_clients")
 
 DOCS = [
     SourceDocument(
@@ -118,8 +121,7 @@ def llm() -> Iterator[OpenAITestServer]:
 
 
 def llm_extractor(server: OpenAITestServer) -> LLMExtractor:
-    client = openai_client(server.base_url, "t", timeout=5.0, max_retries=0)
-    return LLMExtractor(OpenAIChat(client, "gpt-4o-mini", provider="test-server"))
+    return LLMExtractor(OpenAIChat(tracked_client(server.base_url, timeout=5.0), "gpt-4o-mini", provider="test-server"))
 
 
 VALID = {

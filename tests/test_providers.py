@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 
 from ragweave import deadline, records
-from ragweave.datasources.chat import OpenAIChat, openai_client
+from ragweave.datasources.chat import OpenAIChat
 from ragweave.datasources.embeddings import ChainEmbedder, OpenAIEmbedder
 from ragweave.datasources.lifecycle import _open_llm
 from ragweave.datasources.providers import CircuitBreaker, Provider, ProviderChain
 from ragweave.errors import BackendTimeout, BackendUnavailable, BadLLMOutput
 from ragweave.resolvers.prompting import require_json
 from ragweave.settings import Settings, SettingsError
+from tests.llm_clients import tracked_client
 from tests.servers.openai_server import OpenAITestServer, hang, ok, status
+
+pytestmark = pytest.mark.usefixtures("close_llm_clients")
 
 HELLO = [records.ChatMessage("user", "hello")]
 
@@ -32,7 +35,7 @@ def servers() -> Iterator[tuple[OpenAITestServer, OpenAITestServer]]:
 
 def provider(server: OpenAITestServer, name: str, *, retries: int = 0, timeout: float = 3.0, limit: int = 16,
              stream_limit: int = 1000):
-    client = openai_client(server.base_url, "t", timeout=timeout, max_retries=retries)
+    client = tracked_client(server.base_url, timeout=timeout, retries=retries)
     models = {"chat": "gpt-4o-mini", "extract": "gpt-4o-mini", "embed": "text-embedding-3-small"}
     return Provider(name, OpenAIChat(client, "gpt-4o-mini", name), models, asyncio.Semaphore(limit),
                     stream_limit=asyncio.Semaphore(stream_limit))
@@ -193,7 +196,7 @@ async def test_embeddings_fall_back_and_keep_order(servers):
     primary.script(status(500))
     pairs = []
     for server in (primary, secondary):
-        client = openai_client(server.base_url, "t", timeout=600, max_retries=0)
+        client = tracked_client(server.base_url, timeout=600)
         pairs.append((CircuitBreaker(), OpenAIEmbedder(client, "text-embedding-3-small", 384, batch_size=2)))
     vectors = await ChainEmbedder(pairs, 384).embed_many(["a b", "c", "d e f", "a b"])
     assert len(vectors) == 4 and vectors[0] == vectors[3] and vectors[0] != vectors[1]

@@ -57,14 +57,14 @@ async def test_chat_stream_sources_stay_in_the_tenant(datasources, tenant):
     await ingest(datasources, a, "a")
     await ingest(datasources, b, "b")
     with OpenAITestServer() as llm:
-        client = openai_client(llm.base_url, "t", timeout=5, max_retries=0)
-        ds = replace(datasources, chat=OpenAIChat(client, "gpt-4o-mini", "test-server"))
-        stream = await schema().subscribe(
-            """subscription { chatStream(input: {messages: [{role: "user", content: "Who works where?"}],
+        async with openai_client(llm.base_url, "t", timeout=5, max_retries=0) as client:
+            ds = replace(datasources, chat=OpenAIChat(client, "gpt-4o-mini", "test-server"))
+            stream = await schema().subscribe(
+                """subscription { chatStream(input: {messages: [{role: "user", content: "Who works where?"}],
                 retrieve: {topK: 10, maxHops: 3}}) { __typename ... on ChatSources { hits { chunk { text } } } } }""",
-            context_value=build_context(ds, SETTINGS, JobBoard(), tenant=b),
-        )
-        events = [r.data["chatStream"] async for r in stream]
+                context_value=build_context(ds, SETTINGS, JobBoard(), tenant=b),
+            )
+            events = [r.data["chatStream"] async for r in stream]
         sources = events[0]
         prompt = llm.requests[-1].body["messages"][0]["content"]
     assert events[0]["__typename"] == "ChatSources"
