@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from perf.scenarios import UPSTREAM_ALONE
+
 OPEN_300, OPEN_400 = "ragweave, open loop at 300/s", "ragweave, open loop at 400/s"  # row names start so
 METHOD = """How: each server is its own process on 127.0.0.1 (uvicorn, `perf/serve_fakes.py`; with several workers,
 the supervisor deals new connections to them in turn, `ragweave/workers.py`, as `ragweave serve --workers` runs) over
@@ -242,7 +244,7 @@ def _g(s: dict) -> str:
             f"{_ceiling(*cpu)} ops/s (other load: {_n(rw.get('other_busy_cores'), 2)} cores). Offered 300 requests/s "
             f"over the same 100 connections (open loop): {_n(fx.get('ops_per_s'), 0)} ops/s, p95 "
             f"{_n(fx.get('p95_ms'), 0)} ms, server {_n(fx.get('server_cpu_ms_per_op'))} ms/op."
-            + _upstream_alone(rw, _row(s, "upstream alone (the LLM test server, same load generator)")))
+            + _upstream_alone(rw, _row(s, UPSTREAM_ALONE)))
 
 
 def _upstream_alone(rw: dict, alone: dict) -> str:

@@ -140,7 +140,7 @@ class GraphStore:
             if entity[0] not in chunk_entities[chunk_id]:
                 chunk_entities[chunk_id][entity[0]] = _entity(entity)
         found = {chunk_id: list(entities.values()) for chunk_id, entities in chunk_entities.items()}
-        return [list(mentions[k].values()) if k in mentions else [] for k in ids], found
+        return [list(mentions[k].values()) for k in ids], found
 
     @counted("graph.list_entities")
     async def list_entities(

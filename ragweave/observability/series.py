@@ -2,8 +2,8 @@
 when the registry is scraped (a custom collector: prometheus_client's documented way to export such values).
 
 prometheus_client's `Counter` and `Histogram` take a lock on every update, and `labels()` checks the label
-values each time; a `retrieve` makes 14 such updates, about 5% of its CPU. Only the event loop's thread
-updates or scrapes these, so they need no lock.
+values each time; a `retrieve` makes 14 such updates, and dropping them saved 1.5% of its instructions. Only
+the event loop's thread updates or scrapes these, so they need no lock.
 """
 
 from __future__ import annotations
