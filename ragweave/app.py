@@ -36,6 +36,7 @@ from ragweave.observability import operation_extensions
 from ragweave.observability.metrics import Metrics, metrics_endpoint
 from ragweave.observability.tracing import configure_tracing
 from ragweave.persisted import PersistedQueries, PersistedQueriesMixin
+from ragweave.plain_post import PlainPostMixin
 from ragweave.ratelimit import limiter_for
 from ragweave.schema import build_schema
 from ragweave.schema.extensions import coded
@@ -45,7 +46,7 @@ log = logging.getLogger("ragweave")
 OpenDatasources = Callable[[Settings], AbstractAsyncContextManager[Datasources]]
 
 
-class GraphQLView(PersistedQueriesMixin, GraphQL[Context, None]):
+class GraphQLView(PlainPostMixin, PersistedQueriesMixin, GraphQL[Context, None]):
     def __init__(self, settings: Settings, metrics: Metrics | None = None, **kwargs: object) -> None:
         super().__init__(build_schema(settings, operation_extensions(metrics, log_debug=settings.log_debug)), **kwargs)
         self.settings = settings
