@@ -6,6 +6,7 @@ can never resolve another tenant's data and nothing is cached across requests.
 
 from __future__ import annotations
 
+from asyncio import get_running_loop
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -46,6 +47,22 @@ async def _by_group(
     return [found[k] for k in keys]
 
 
+class _BatchLoader(DataLoader):
+    """aiodataloader's DataLoader with default options, built without its constructor's checks: that constructor
+    inspects the batch function (`inspect.iscoroutinefunction`, unwrapping partials) every time, and a request
+    builds several loaders. The batch functions here are coroutine functions by construction."""
+
+    def __init__(self, batch_load_fn: Callable[[list[Any]], Awaitable[list[Any]]]) -> None:
+        self.loop = get_running_loop()
+        self.batch_load_fn = batch_load_fn
+        self._cache = {}
+        self._queue = []
+
+    @staticmethod
+    def get_cache_key(key: Any) -> Any:
+        return key
+
+
 def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader:
     """A DataLoader whose batch sizes go to the `ragweave_dataloader_batch_size{loader=name}` histogram."""
 
@@ -53,7 +70,7 @@ def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> 
         observe_batch(name, len(keys))
         return await batch(keys)
 
-    return DataLoader(load)
+    return _BatchLoader(load)
 
 
 class Loaders:

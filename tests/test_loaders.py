@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from aiodataloader import DataLoader
+
 from ragweave.datasources.calls import CallLog, current_call_log
-from ragweave.loaders import Loaders
+from ragweave.loaders import Loaders, _BatchLoader
 from tests.corpus import seed_corpus
 
 
@@ -38,3 +40,21 @@ async def test_mentions_with_chunk_entities_of_no_entity_asks_nothing(datasource
     finally:
         current_call_log.reset(token)
         loaders.close()
+
+
+async def test_batch_loaders_are_built_as_aiodataloader_builds_a_default_loader():
+    """`_BatchLoader` skips DataLoader's constructor: it must leave the state that constructor leaves, so an
+    aiodataloader release that adds some fails here, not in a request."""
+    batches: list[list[int]] = []
+
+    async def double(keys: list[int]) -> list[int]:
+        batches.append(keys)
+        return [2 * k for k in keys]
+
+    ours, theirs = _BatchLoader(double), DataLoader(double)
+    assert set(vars(ours)) == set(vars(theirs)) - {"get_cache_key"}
+    assert {k: v for k, v in vars(ours).items() if k != "loop"} == {
+        k: v for k, v in vars(theirs).items() if k not in ("loop", "get_cache_key")}
+    assert ours.loop is theirs.loop and ours.get_cache_key("k") == "k"
+    assert await ours.load_many([1, 2, 1]) == [2, 4, 2] and batches == [[1, 2]]
+    assert await ours.load(2) == 4 and batches == [[1, 2]]
