@@ -88,12 +88,13 @@ class _Field:
     cost: int | None = None
 
 
-def _uses_variables(value: object) -> bool:
+def uses_variables(value: object) -> bool:
+    """Whether a syntax node (e.g. a field's argument) refers to a variable anywhere inside it."""
     if isinstance(value, VariableNode):
         return True
     if isinstance(value, Node):
-        return any(_uses_variables(getattr(value, key)) for key in value.keys if key != "loc")
-    return isinstance(value, tuple | list) and any(map(_uses_variables, value))
+        return any(uses_variables(getattr(value, key)) for key in value.keys if key != "loc")
+    return isinstance(value, tuple | list) and any(map(uses_variables, value))
 
 
 class _Planner:
@@ -124,7 +125,7 @@ class _Planner:
         if definition is None:
             return []
         args = None
-        if not any(_uses_variables(a) for a in node.arguments or ()):
+        if not any(uses_variables(a) for a in node.arguments or ()):
             try:
                 args = get_argument_values(definition, node)
             except GraphQLError:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import operator
 from asyncio import ensure_future, gather
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -28,6 +29,7 @@ from graphql import (
     FieldNode,
     FragmentSpreadNode,
     GraphQLEnumType,
+    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -46,6 +48,8 @@ from strawberry import ID
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryOptional
+
+from ragweave.resolvers.cost import uses_variables
 
 _MISSING = object()
 _MAX_CACHED = 4096  # operations, field groups and grouped field sets kept across requests
@@ -96,6 +100,7 @@ class _Resolver:
 
 
 _Step = _Leaf | _ObjectAttribute | _Resolver | None
+_IMMUTABLE = frozenset((int, float, str, bool, type(None)))
 _PLAIN_ARGUMENTS = (int, str, float, bool, ID)
 
 
@@ -116,6 +121,8 @@ class _SchemaPlans:
         self.subfields: dict[tuple[GraphQLObjectType, tuple[int, ...]], tuple[tuple[FieldNode, ...], Any]] = {}
         # grouped field set (from `subfields`, so kept there) -> its steps
         self.steps_of_sets: dict[int, tuple[Any, list[tuple[str, Any, _Step]]]] = {}
+        # field node -> (the node, its definition, its coerced arguments or None when they are not constant)
+        self.literal_arguments: dict[int, tuple[FieldNode, GraphQLField, dict[str, Any] | None]] = {}
 
     def is_static(self, operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
         """Whether collecting this operation's fields depends on the document alone: no directives on its
@@ -142,6 +149,25 @@ class _SchemaPlans:
             self.subfields.clear()
             self.steps_of_sets.clear()  # their grouped field sets are no longer kept alive
         self.subfields[(return_type, tuple(map(id, nodes)))] = (nodes, collected)
+
+    def constant_arguments(self, field_def: GraphQLField, node: FieldNode) -> dict[str, Any] | None:
+        """The field's coerced arguments when they depend on the node alone (no variable in them) and are
+        immutable scalars, so that one dict can serve every request; None otherwise."""
+        cached = self.literal_arguments.get(id(node))
+        if cached is not None and cached[0] is node and cached[1] is field_def:
+            return cached[2]
+        values = None
+        if not any(uses_variables(argument) for argument in node.arguments or ()):
+            try:
+                coerced = get_argument_values(field_def, node)
+            except GraphQLError:
+                coerced = None  # raised again, per request, on graphql-core's path
+            if coerced is not None and all(type(v) in _IMMUTABLE for v in coerced.values()):
+                values = MappingProxyType(coerced)
+        if len(self.literal_arguments) >= _MAX_CACHED:
+            self.literal_arguments.clear()
+        self.literal_arguments[id(node)] = (node, field_def, values)
+        return values
 
     def step(self, parent_type: GraphQLObjectType, field_name: str) -> _Step:
         key = (parent_type.name, field_name)
@@ -359,9 +385,14 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         return_type = field_def.type
         info = self.build_resolve_info(field_def, [d.node for d in details], parent_type, path)
         try:
-            arguments = get_argument_values(
-                field_def, first.node, self.variable_values, first.fragment_variable_values, self.hide_suggestions
-            ) if field_def.args else {}
+            arguments = None
+            if field_def.args and first.fragment_variable_values is None:
+                arguments = self._schema_plans.constant_arguments(field_def, first.node)
+            if arguments is None:
+                arguments = get_argument_values(
+                    field_def, first.node, self.variable_values, first.fragment_variable_values,
+                    self.hide_suggestions,
+                ) if field_def.args else {}
             names, converted = step.python_names, step.converted
             # Strawberry's Info, built only when the resolver takes it or an argument given needs converting
             needs_info = step.info_name is not None or any(name in converted for name in arguments)
