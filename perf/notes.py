@@ -86,8 +86,10 @@ def _a(s: dict) -> str:
     rw, rest = _row(s, "ragweave"), _row(s, "rest")
     return (f"ragweave spends {_n(rw.get('server_cpu_ms_per_op'), 2)} ms of server CPU per Small op, the REST "
             f"endpoint {_n(rest.get('server_cpu_ms_per_op'), 2)} ms for the same JSON. Both parse the body, make the "
-            "same two backend calls and encode the answer; ragweave also runs Strawberry's HTTP view, its "
-            "per-operation extension hooks (telemetry, error codes, authentication, cost and rate limits, call "
+            "same two backend calls and encode the answer; ragweave also runs the HTTP view's request steps (sub-"
+            "response, context, persisted queries, result processing; Strawberry's general `run` is skipped for a "
+            "plain JSON POST, ragweave/plain_post.py), Strawberry's schema execution with its per-operation extension "
+            "hooks (telemetry, error codes, authentication, cost and rate limits, call "
             "counting, the document cache), builds the context, and executes 41 fields (plain attributes, the hit "
             "objects and their list on the executor's short paths, ragweave/schema/execution.py; profile, self time: "
             f"{_shares(s)}). What is left is spread over that pipeline, no part of it large: 1.5x a hand-written "
