@@ -48,10 +48,12 @@ class PlainPostMixin:
         )
 
     async def _object_body(self, request: Request) -> dict[str, Any] | None:
-        """The body when it is one JSON object whose members have the types Strawberry requires, else None."""
+        """The body when it is one JSON object whose members have the types Strawberry requires, else None. A
+        failure to read the body (the client went away) propagates as it does from Strawberry's `run`."""
+        body = await request.body()
         try:
-            data = self.decode_json(await request.body())  # type: ignore[attr-defined]
-        except Exception:  # Strawberry's `run` reports it
+            data = self.decode_json(body)  # type: ignore[attr-defined]
+        except Exception:  # Strawberry's `run` decodes it again and reports it
             return None
         if (type(data) is not dict or not isinstance(data.get("query"), (str, type(None)))
                 or not isinstance(data.get("variables"), _OPTIONAL_OBJECT)
