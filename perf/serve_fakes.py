@@ -29,15 +29,16 @@ async def perf_calls(request: Request) -> JSONResponse:
 
 def _unbatched_loaders():
     """Every DataLoader that ragweave.loaders builds dispatches each load at once, uncached (no batching). Swaps
-    the name `DataLoader` in that module, so it holds however `Loaders` builds its loaders (eagerly or lazily)."""
+    the class that module builds its loaders with (`_BatchLoader`), so it holds however `Loaders` builds them
+    (eagerly or lazily)."""
     from aiodataloader import DataLoader
 
     import ragweave.loaders
 
-    def unbatched(batch_load_fn, **options):
-        return DataLoader(batch_load_fn, **{**options, "batch": False, "cache": False})
+    def unbatched(batch_load_fn):
+        return DataLoader(batch_load_fn, batch=False, cache=False)
 
-    ragweave.loaders.DataLoader = unbatched  # type: ignore[misc]
+    ragweave.loaders._BatchLoader = unbatched  # type: ignore[misc]
 
 
 def build_app() -> Starlette:
