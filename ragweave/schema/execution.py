@@ -50,6 +50,7 @@ from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryOptional
 
 from ragweave.resolvers.cost import uses_variables
+from ragweave.schema.arguments import ArgumentConverters
 
 _MISSING = object()
 _MAX_CACHED = 4096  # operations, field groups and grouped field sets kept across requests
@@ -85,14 +86,15 @@ class _ObjectAttribute:
 @dataclass(frozen=True, slots=True)
 class _Resolver:
     """A Strawberry resolver called as Strawberry's wrapper would call it, minus the wrapper: arguments renamed
-    (and, unless plain scalars, converted with Strawberry's `convert_argument`: input objects, enums, lists), no
-    field extensions (permissions are extensions), no exception handlers."""
+    (and, unless plain scalars, converted as Strawberry's `convert_argument` converts them: input objects, enums,
+    lists), no field extensions (permissions are extensions), no exception handlers."""
 
     field_def: GraphQLField
     field: Any  # the StrawberryField
     call: Any  # the resolver's own function
     python_names: dict[str, str]  # GraphQL argument name -> parameter name
-    converted: dict[str, Any]  # GraphQL argument name -> its StrawberryArgument, for those Strawberry converts
+    converted: dict[str, Any]  # GraphQL argument name -> its converter (`ArgumentConverters`), for those converted
+    unplanned: dict[str, Any]  # GraphQL argument name -> its StrawberryArgument, for those `convert_argument` converts
     pass_self: bool
     source_names: tuple[str, ...]  # `parent`/`root` parameters
     info_name: str | None
@@ -115,6 +117,7 @@ class _SchemaPlans:
         self.config = getattr(strawberry_schema, "config", None)
         self.scalar_registry = getattr(converter, "scalar_registry", None)
         self.resolvers_allowed = self.config is not None and not getattr(converter, "_exception_handler_specs", ())
+        self.converters = ArgumentConverters(self.config, self.scalar_registry)
         # operation node -> (the node, whether its selections depend on nothing but the document)
         self.static_operations: dict[int, tuple[OperationDefinitionNode, bool]] = {}
         # (object type, ids of the field nodes) -> (the nodes, their collected subfields), for static operations
@@ -210,18 +213,22 @@ def _resolver(plans: _SchemaPlans, field_def: GraphQLField, field: Any) -> _Reso
     resolver = field.base_resolver
     if resolver is None or field.extensions or field.is_subscription:
         return None
-    names, converted = {}, {}
+    names, converted, unplanned = {}, {}, {}
     for argument in field.arguments:
         name = plans.config.name_converter.from_argument(argument)
         names[name] = argument.python_name
         plain = argument.type.of_type if type(argument.type) is StrawberryOptional else argument.type
         if plain not in _PLAIN_ARGUMENTS:
-            converted[name] = argument
+            converter = plans.converters.for_type(argument.type)
+            if converter is None:
+                unplanned[name] = argument
+            else:
+                converted[name] = converter
     sources = tuple(p.name for p in (resolver.parent_parameter, resolver.root_parameter) if p is not None)
     info = resolver.info_parameter
     return _Resolver(
-        field_def, field, resolver.wrapped_func, names, converted, resolver.self_parameter is not None, sources,
-        info.name if info is not None else None, plans.config.info_class,
+        field_def, field, resolver.wrapped_func, names, converted, unplanned, resolver.self_parameter is not None,
+        sources, info.name if info is not None else None, plans.config.info_class,
     )
 
 
@@ -393,17 +400,21 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     field_def, first.node, self.variable_values, first.fragment_variable_values,
                     self.hide_suggestions,
                 ) if field_def.args else {}
-            names, converted = step.python_names, step.converted
-            # Strawberry's Info, built only when the resolver takes it or an argument given needs converting
-            needs_info = step.info_name is not None or any(name in converted for name in arguments)
+            names, converted, unplanned = step.python_names, step.converted, step.unplanned
+            # Strawberry's Info, built only when the resolver takes it or `convert_argument` converts an argument
+            needs_info = step.info_name is not None or (unplanned and any(name in unplanned for name in arguments))
             strawberry_info = step.info_class(_raw_info=info, _field=step.field) if needs_info else None
             kwargs = {}
             for name, value in arguments.items():
-                argument = converted.get(name)
-                kwargs[names[name]] = value if argument is None else convert_argument(
-                    value=value, type_=argument.type, config=self._schema_plans.config,
-                    scalar_registry=self._schema_plans.scalar_registry, info=strawberry_info, path=(name,),
-                )
+                convert = converted.get(name)
+                if convert is not None:
+                    value = convert(value)
+                elif name in unplanned:
+                    value = convert_argument(
+                        value=value, type_=unplanned[name].type, config=self._schema_plans.config,
+                        scalar_registry=self._schema_plans.scalar_registry, info=strawberry_info, path=(name,),
+                    )
+                kwargs[names[name]] = value
             for name in step.source_names:
                 kwargs[name] = source
             if step.info_name is not None:
