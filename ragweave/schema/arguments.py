@@ -63,8 +63,10 @@ class ArgumentConverters:
     def _plan(self, type_: Any) -> Converter:
         try:
             return self._planned[type_]
-        except (KeyError, TypeError):  # TypeError: an unhashable annotation, left to Strawberry
+        except KeyError:
             pass
+        except TypeError:  # an unhashable annotation: left to Strawberry
+            raise _Unplanned from None
         if isinstance(type_, StrawberryMaybe) or type_ is GlobalID:
             raise _Unplanned
         if isinstance(type_, LazyType):
