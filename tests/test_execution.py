@@ -312,3 +312,63 @@ def test_arguments_kept_across_requests_are_only_constant_scalars():
     assert kept(from_variable) == sorted([None, {"broken": False}], key=repr) and kept(input_object) == [None]
     relabelled = run_tree(from_variable, label="z")
     assert relabelled != run_tree(from_variable) and "-z-" in str(relabelled)
+
+
+@strawberry.type
+class Tick:
+    n: int
+
+
+@strawberry.type
+class Tock:
+    label: str
+
+
+@strawberry.input
+class TickInput:
+    start: int
+    labels: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class Ticks:
+    @strawberry.subscription
+    async def ticks(self, input: TickInput) -> Tick | Tock | None:
+        yield Tick(n=input.start)
+        yield Tock(label=",".join(input.labels))
+        yield Tick(n="not a number")  # type: ignore[arg-type]  (an event that fails to complete)
+        yield Tock(label="last")
+
+
+TICKS = 'subscription($s: Int!) { ticks(input: {start: $s, labels: ["a", "b"]}) { __typename ... on Tick { n } ' \
+        '... on Tock { label } } }'
+
+
+def run_ticks() -> list[tuple[object, list[str]]]:
+    schema = strawberry.Schema(Query, subscription=Ticks, execution_context_class=execution.Executor)
+
+    async def events() -> list[tuple[object, list[str]]]:
+        stream = await schema.subscribe(TICKS, variable_values={"s": 7})
+        return [(r.data, [f"{e.path}: {e.message}" for e in r.errors or []]) async for r in stream]
+
+    return asyncio.run(events())
+
+
+def test_subscription_events_skip_coercing_the_arguments_again(monkeypatch, full_path_only):
+    """Each event of a Strawberry subscription is the field's value: the short path completes it without coercing
+    the field's arguments for each event (graphql-core does), and answers what graphql-core answers."""
+    import graphql.execution.executor as graphql_executor
+
+    coerced = []
+    original = graphql_executor.get_argument_values
+    monkeypatch.setattr(graphql_executor, "get_argument_values",
+                        lambda *args, **kwargs: coerced.append(1) or original(*args, **kwargs))
+    short = run_ticks()
+    assert short[0] == ({"ticks": {"__typename": "Tick", "n": 7}}, [])
+    assert short[1] == ({"ticks": {"__typename": "Tock", "label": "a,b"}}, [])
+    assert short[2] == ({"ticks": None}, ["['ticks', 'n']: Int cannot represent non-integer value: 'not a number'"])
+    assert short[3] == ({"ticks": {"__typename": "Tock", "label": "last"}}, [])
+    assert coerced == []
+    full_path_only()
+    assert run_ticks() == short
+    assert len(coerced) == 4  # once per event on graphql-core's path

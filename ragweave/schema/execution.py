@@ -9,6 +9,8 @@ the resolver (Strawberry's attribute getter), then completion through half a doz
 - an object value, or a list of them (`T`, `T!`, `[T!]!`, ...; also what a resolver returns), is completed by
   executing its selection on each object directly, with the same paths, error handling and awaiting as
   graphql-core's.
+- a subscription field, for each event, is the event (Strawberry's resolver there returns it) without coercing
+  its arguments again: they were coerced, with the same variables, when the stream was subscribed.
 
 Every short path steps aside before doing any work, and leaves the field to graphql-core, whenever graphql-core
 would do more than that: a null for a non-null field (the error and its propagation), a value of an unexpected
@@ -101,7 +103,14 @@ class _Resolver:
     info_class: Any
 
 
-_Step = _Leaf | _ObjectAttribute | _Resolver | None
+@dataclass(frozen=True, slots=True)
+class _Event:
+    """A subscription field whose resolver, for each event of the stream, returns the event (Strawberry's)."""
+
+    field_def: GraphQLField
+
+
+_Step = _Leaf | _ObjectAttribute | _Resolver | _Event | None
 _IMMUTABLE = frozenset((int, float, str, bool, type(None)))
 _PLAIN_ARGUMENTS = (int, str, float, bool, ID)
 
@@ -193,6 +202,8 @@ def _step(plans: _SchemaPlans, field_def: GraphQLField) -> _Step:
     definition = field_def.extensions.get("strawberry-definition")
     if definition is None:
         return None
+    if definition.is_subscription and field_def.subscribe is not None and _passes_events(field_def.resolve):
+        return _Event(field_def)
     if not getattr(field_def.resolve, "_is_default", False):
         return _resolver(plans, field_def, definition) if plans.resolvers_allowed else None
     if field_def.args:
@@ -207,6 +218,12 @@ def _step(plans: _SchemaPlans, field_def: GraphQLField) -> _Step:
     if not (built_in or isinstance(field_type, GraphQLEnumType)):
         return None
     return _Leaf(definition.python_name, field_type.serialize, non_null)
+
+
+def _passes_events(resolve: Any) -> bool:
+    """Whether a subscription field's resolver is the one Strawberry gives it, `lambda event, *_, **__: event`."""
+    code = getattr(resolve, "__code__", None)
+    return code is not None and code.co_name == "<lambda>" and resolve(_MISSING) is _MISSING
 
 
 def _resolver(plans: _SchemaPlans, field_def: GraphQLField, field: Any) -> _Resolver | None:
@@ -358,6 +375,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     )
                 elif kind is _Resolver:
                     result = self._resolve(step, parent_type, source, details, Path(path, name, type_name))
+                elif kind is _Event:
+                    result = self._event(step, parent_type, source, details, Path(path, name, type_name))
                 else:
                     result = _FALLBACK
                 if result is _FALLBACK:
@@ -384,6 +403,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             step = self._schema_plans.step(parent_type, field_details_list[0].node.name.value)
             if type(step) is _Resolver:
                 return self._resolve(step, parent_type, source, field_details_list, path)
+            if type(step) is _Event:
+                return self._event(step, parent_type, source, field_details_list, path)
         return super().execute_field(parent_type, source, field_details_list, path, position_context)
 
     def _resolve(self, step: _Resolver, parent_type: GraphQLObjectType, source: Any, details: Any, path: Path) -> Any:
@@ -423,6 +444,21 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             if self.is_awaitable(result):
                 return self.complete_awaitable_value(return_type, details, info, path, result, None)
             completed = self.complete_value(return_type, details, info, path, result, None)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, details, path)
+            return None
+        if self.is_awaitable(completed):
+            return self._awaited(completed, return_type, details, path)
+        return completed
+
+    def _event(self, step: _Event, parent_type: GraphQLObjectType, source: Any, details: Any, path: Path) -> Any:
+        """graphql-core's `execute_field` for one event of a subscription: the event is the field's value."""
+        return_type = step.field_def.type
+        info = self.build_resolve_info(step.field_def, [d.node for d in details], parent_type, path)
+        try:
+            if self.is_awaitable(source):
+                return self.complete_awaitable_value(return_type, details, info, path, source, None)
+            completed = self.complete_value(return_type, details, info, path, source, None)
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, details, path)
             return None
