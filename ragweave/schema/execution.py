@@ -441,24 +441,22 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             if step.info_name is not None:
                 kwargs[step.info_name] = strawberry_info
             result = step.call(source, **kwargs) if step.pass_self else step.call(**kwargs)
-            if self.is_awaitable(result):
-                return self.complete_awaitable_value(return_type, details, info, path, result, None)
-            completed = self.complete_value(return_type, details, info, path, result, None)
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, details, path)
             return None
-        if self.is_awaitable(completed):
-            return self._awaited(completed, return_type, details, path)
-        return completed
+        return self._completed(return_type, details, info, path, result)
 
     def _event(self, step: _Event, parent_type: GraphQLObjectType, source: Any, details: Any, path: Path) -> Any:
         """graphql-core's `execute_field` for one event of a subscription: the event is the field's value."""
-        return_type = step.field_def.type
         info = self.build_resolve_info(step.field_def, [d.node for d in details], parent_type, path)
+        return self._completed(step.field_def.type, details, info, path, source)
+
+    def _completed(self, return_type: GraphQLOutputType, details: Any, info: Any, path: Path, result: Any) -> Any:
+        """A field's value completed as graphql-core's `execute_field` completes what its resolver returned."""
         try:
-            if self.is_awaitable(source):
-                return self.complete_awaitable_value(return_type, details, info, path, source, None)
-            completed = self.complete_value(return_type, details, info, path, source, None)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(return_type, details, info, path, result, None)
+            completed = self.complete_value(return_type, details, info, path, result, None)
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, details, path)
             return None
