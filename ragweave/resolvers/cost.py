@@ -88,13 +88,24 @@ class _Field:
     cost: int | None = None
 
 
-def uses_variables(value: object) -> bool:
+def _uses_variables(value: object) -> bool:
     """Whether a syntax node (e.g. a field's argument) refers to a variable anywhere inside it."""
     if isinstance(value, VariableNode):
         return True
     if isinstance(value, Node):
-        return any(uses_variables(getattr(value, key)) for key in value.keys if key != "loc")
-    return isinstance(value, tuple | list) and any(map(uses_variables, value))
+        return any(_uses_variables(getattr(value, key)) for key in value.keys if key != "loc")
+    return isinstance(value, tuple | list) and any(map(_uses_variables, value))
+
+
+def literal_arguments(definition: GraphQLField, node: FieldNode) -> dict[str, Any] | None:
+    """The field's arguments coerced from the document alone; None when a variable is in them or they do not
+    coerce (then graphql-core coerces them, and reports the error, per request)."""
+    if any(_uses_variables(argument) for argument in node.arguments or ()):
+        return None
+    try:
+        return get_argument_values(definition, node)
+    except GraphQLError:
+        return None
 
 
 class _Planner:
@@ -124,12 +135,7 @@ class _Planner:
         definition = parent.fields.get(node.name.value)
         if definition is None:
             return []
-        args = None
-        if not any(uses_variables(a) for a in node.arguments or ()):
-            try:
-                args = get_argument_values(definition, node)
-            except GraphQLError:
-                pass  # raised again, per request, where the uncached computation raised it
+        args = literal_arguments(definition, node)
         named = get_named_type(definition.type)
         below: tuple[tuple[_Field, ...], ...] = ()
         if node.selection_set is not None:

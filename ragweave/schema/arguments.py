@@ -110,4 +110,3 @@ class ArgumentConverters:
             field_type = field.resolve_type(type_definition=definition)
             fields.append((self.config.name_converter.from_field(field), field.python_name, self._plan(field_type)))
         return converter
-

@@ -31,7 +31,6 @@ from graphql import (
     FieldNode,
     FragmentSpreadNode,
     GraphQLEnumType,
-    GraphQLError,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
@@ -51,7 +50,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryOptional
 
-from ragweave.resolvers.cost import uses_variables
+from ragweave.resolvers.cost import literal_arguments
 from ragweave.schema.arguments import ArgumentConverters
 
 _MISSING = object()
@@ -168,14 +167,10 @@ class _SchemaPlans:
         cached = self.literal_arguments.get(id(node))
         if cached is not None and cached[0] is node and cached[1] is field_def:
             return cached[2]
+        coerced = literal_arguments(field_def, node)
         values = None
-        if not any(uses_variables(argument) for argument in node.arguments or ()):
-            try:
-                coerced = get_argument_values(field_def, node)
-            except GraphQLError:
-                coerced = None  # raised again, per request, on graphql-core's path
-            if coerced is not None and all(type(v) in _IMMUTABLE for v in coerced.values()):
-                values = MappingProxyType(coerced)
+        if coerced is not None and all(type(v) in _IMMUTABLE for v in coerced.values()):
+            values = MappingProxyType(coerced)
         if len(self.literal_arguments) >= _MAX_CACHED:
             self.literal_arguments.clear()
         self.literal_arguments[id(node)] = (node, field_def, values)
