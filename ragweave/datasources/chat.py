@@ -7,11 +7,11 @@ from contextlib import aclosing
 from typing import Any, Protocol
 
 import httpx
-import httpx2
 import openai
 
 from ragweave import records
 from ragweave.datasources.calls import counted, record_call
+from ragweave.datasources.llm_http import llm_http_client
 from ragweave.errors import AppError, BackendTimeout, BackendUnavailable
 from ragweave.observability import record_llm_usage
 
@@ -42,10 +42,9 @@ def openai_client(
     base_url: str, api_key: str, *, timeout: float, max_retries: int, max_connections: int = 1000
 ) -> openai.AsyncOpenAI:
     """The official client on its aiohttp backend (`openai[aiohttp]`), a third of httpx's CPU per call here."""
-    limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=100)
     return openai.AsyncOpenAI(
         base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries,
-        http_client=openai.DefaultAioHttpClient(limits=limits),
+        http_client=llm_http_client(max_connections),
     )
 
 
