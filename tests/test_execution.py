@@ -372,3 +372,33 @@ def test_subscription_events_skip_coercing_the_arguments_again(monkeypatch, full
     full_path_only()
     assert run_ticks() == short
     assert len(coerced) == 4  # once per event on graphql-core's path
+
+
+def test_per_event_executors_are_the_copies_graphql_core_makes():
+    from graphql.execution.executor import Executor as GraphQLCoreExecutor
+
+    pairs = []
+
+    class Comparing(execution.Executor):
+        def build_per_event_executor(self, payload):
+            ours = super().build_per_event_executor(payload)
+            pairs.append((self, ours, GraphQLCoreExecutor.build_per_event_executor(self, payload), payload))
+            return ours
+
+    schema = strawberry.Schema(Query, subscription=Ticks, execution_context_class=Comparing)
+
+    async def events() -> list[object]:
+        stream = await schema.subscribe(TICKS, variable_values={"s": 7})
+        return [r.data async for r in stream]
+
+    assert asyncio.run(events()) == [r[0] for r in run_ticks()]
+    assert len(pairs) == 4
+    assert not any(vars(cls).get("__slots__") for cls in Comparing.__mro__)  # __dict__ holds the whole state
+    for source, ours, theirs, payload in pairs:
+        assert type(ours) is type(theirs) is Comparing and ours is not source
+        assert ours.root_value is theirs.root_value is payload
+        assert type(ours.collected_errors) is type(theirs.collected_errors)
+        assert ours.collected_errors is not source.collected_errors
+        assert vars(ours).keys() == vars(theirs).keys()
+        shared = {k for k in vars(theirs) if k not in ("root_value", "collected_errors", "async_helpers")}
+        assert all(vars(ours)[k] is vars(theirs)[k] for k in shared)

@@ -312,6 +312,15 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         this_request[key] = (field_details_list, collected)
         return collected
 
+    def build_per_event_executor(self, payload: Any) -> Executor:
+        """graphql-core's (a shallow copy with the event as root value and errors of its own), copied without
+        `copy.copy`'s generic reduce protocol: once per subscription event."""
+        executor = object.__new__(type(self))
+        executor.__dict__.update(self.__dict__)
+        executor.root_value = payload
+        executor.collected_errors = type(self.collected_errors)()
+        return executor
+
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)
         # graphql-core's helpers object holds bound methods of this executor: drop the cycle once the answer is
