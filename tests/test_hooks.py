@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 from strawberry.extensions import SchemaExtension
+from strawberry.extensions.context import StreamResultContextManager
 from strawberry.extensions.runner import SchemaExtensionsRunner
 
 from ragweave.schema.hooks import HooksRunner
@@ -93,3 +94,63 @@ def test_sync_stage_refuses_async_hooks_like_strawberry():
         runner = runner_class(execution_context=None, extensions=[extension("coroutine:0", "plain", log)])
         with pytest.raises(RuntimeError, match="failed to complete synchronously"), runner.operation():
             pass
+
+
+def stream_result_extension(kind: str, log: list[str]) -> SchemaExtension:
+    def generator(self, result):
+        log.append(f"{kind} enter {result}")
+        yield
+        log.append(f"{kind} exit {result}")
+
+    async def async_generator(self, result):
+        log.append(f"{kind} enter {result}")
+        yield
+        log.append(f"{kind} exit {result}")
+
+    def function(self, result):
+        log.append(f"{kind} called {result}")
+
+    async def coroutine(self, result):
+        function(self, result)
+
+    hooks = {"generator": generator, "async generator": async_generator, "function": function,
+             "coroutine": coroutine}
+    return type(kind, (SchemaExtension,), {"on_stream_result": hooks[kind]})()
+
+
+@pytest.mark.parametrize("kinds", [[], *([kind] for kind in KINDS), KINDS])
+async def test_stream_result_hooks_run_as_in_strawberry(kinds):
+    logs = {}
+    for runner_class in (SchemaExtensionsRunner, HooksRunner):
+        log = logs[runner_class] = []
+        others = [extension("generator:x", "plain", log)]  # hooks other stages only: not entered here
+        runner = runner_class(execution_context=None,
+                              extensions=others + [stream_result_extension(kind, log) for kind in kinds])
+        for event in ("e1", "e2"):
+            async with runner.on_stream_result(event):
+                log.append(f"block {event}")
+    assert logs[HooksRunner] == logs[SchemaExtensionsRunner]
+    assert len(logs[HooksRunner]) == 2 * (1 + sum(2 if "generator" in kind else 1 for kind in kinds))
+    if not kinds:  # once per subscription event: no context manager built when no extension has the hook
+        assert not isinstance(runner.on_stream_result("e3"), StreamResultContextManager)
+
+
+async def test_extension_results_are_strawberrys():
+    class Sync(SchemaExtension):
+        def get_results(self):
+            return {"sync": 1}
+
+    class Async(SchemaExtension):
+        async def get_results(self):
+            return {"async": 2}
+
+    class Silent(SchemaExtension):
+        pass
+
+    class Context:
+        extensions_results = {"context": 3}
+
+    extensions = [Silent(), Sync(), Silent(), Async()]
+    expected = await SchemaExtensionsRunner(None, extensions).get_extensions_results(Context())
+    assert await HooksRunner(None, extensions).get_extensions_results(Context()) == expected
+    assert expected == {"sync": 1, "async": 2, "context": 3}

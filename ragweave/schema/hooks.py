@@ -6,7 +6,8 @@ extension class and the hooks' generators are driven directly, with the same ord
 semantics: entered in list order, exited in reverse, the exception of the block thrown into each hook; a hook that
 suppresses it hides it from the hooks exited after it but, as in Strawberry, the block's exception still
 propagates; a hook that raises replaces it; a hook that raises on entry leaves the ones entered before it unexited.
-`on_stream_result` keeps Strawberry's own implementation.
+`on_stream_result` (once per subscription event) is Strawberry's own when an extension implements it, and nothing
+to enter when none does.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import inspect
 import sys
 from asyncio import iscoroutinefunction
 from collections.abc import Callable
+from contextlib import nullcontext
 from enum import Enum
 from functools import cache
 from typing import Any
@@ -48,7 +50,7 @@ def _hook(cls: type[SchemaExtension], name: str) -> tuple[Callable[..., Any], _K
     return function, _Kind.COROUTINE if iscoroutinefunction(function) else _Kind.FUNCTION
 
 
-STAGES = ("on_operation", "on_parse", "on_validate", "on_execute")
+STAGES = ("on_operation", "on_parse", "on_validate", "on_execute", "on_stream_result")
 
 
 @cache
@@ -60,8 +62,9 @@ def _plan(classes: tuple[type[SchemaExtension], ...]) -> dict[str, tuple[tuple[i
 
 
 @cache
-def _reports(cls: type[SchemaExtension]) -> bool:
-    return cls.get_results is not SchemaExtension.get_results
+def _reporters(classes: tuple[type[SchemaExtension], ...]) -> tuple[int, ...]:
+    """The positions of the extensions that report results (the others return {})."""
+    return tuple(i for i, cls in enumerate(classes) if cls.get_results is not SchemaExtension.get_results)
 
 
 class _Stage:
@@ -208,10 +211,14 @@ async def _exit_async(generator: Any, exc: BaseException | None) -> bool:
     raise RuntimeError("generator didn't stop after athrow()")
 
 
+_NO_HOOKS = nullcontext()  # entered with `async with`, as Strawberry's empty AsyncExitStack was
+
+
 class HooksRunner(SchemaExtensionsRunner):
     def __init__(self, execution_context: ExecutionContext, extensions: list[SchemaExtension] | None = None) -> None:
         super().__init__(execution_context, extensions)
-        self._plan = _plan(tuple(type(e) for e in self.extensions))
+        self._classes = tuple(type(e) for e in self.extensions)
+        self._plan = _plan(self._classes)
 
     def _stage(self, name: str) -> _Stage:
         return _Stage(self.extensions, name, self._plan[name])
@@ -228,12 +235,15 @@ class HooksRunner(SchemaExtensionsRunner):
     def executing(self) -> Any:
         return self._stage("on_execute")
 
+    def on_stream_result(self, result: Any) -> Any:
+        return super().on_stream_result(result) if self._plan["on_stream_result"] else _NO_HOOKS
+
     async def get_extensions_results(self, ctx: ExecutionContext) -> dict[str, Any]:
         """Strawberry's, asking only the extensions that report anything (the others return {})."""
         data: dict[str, Any] = {}
-        for extension in self.extensions:
-            if _reports(type(extension)):
-                data.update(await await_maybe(extension.get_results()))
+        extensions = self.extensions
+        for i in _reporters(self._classes):
+            data.update(await await_maybe(extensions[i].get_results()))
         data.update(ctx.extensions_results)
         return data
 
