@@ -70,13 +70,13 @@ def llm_http_client(max_connections: int) -> httpx2.AsyncClient:
     """`openai.DefaultAioHttpClient` (the SDK's timeouts and redirects, the aiohttp transport it vendors from
     httpx-aiohttp) on an aiohttp session of `max_connections`, with EagerBodyRequest on Python 3.11."""
     limits = httpx2.Limits(max_connections=max_connections)
-    ssl_context = httpx2.create_ssl_context()
     request_class = EagerBodyRequest if sys.version_info < (3, 12) else aiohttp.ClientRequest
 
     def session() -> aiohttp.ClientSession:  # made at the first request, inside the running loop
         connector = aiohttp.TCPConnector(
-            limit=max_connections, keepalive_timeout=limits.keepalive_expiry, ssl=ssl_context
+            limit=max_connections, keepalive_timeout=limits.keepalive_expiry, ssl=transport.ssl_context
         )
         return aiohttp.ClientSession(connector=connector, request_class=request_class)
 
-    return openai.DefaultAioHttpClient(transport=AiohttpTransport(limits=limits, client=session))
+    transport = AiohttpTransport(limits=limits, client=session)  # its SSL context, as its own session would use
+    return openai.DefaultAioHttpClient(transport=transport)
