@@ -402,3 +402,83 @@ def test_per_event_executors_are_the_copies_graphql_core_makes():
         assert vars(ours).keys() == vars(theirs).keys()
         shared = {k for k in vars(theirs) if k not in ("root_value", "collected_errors", "async_helpers")}
         assert all(vars(ours)[k] is vars(theirs)[k] for k in shared)
+
+
+class TickRow:
+    """Not a Strawberry type: a union resolves it only when it is cast."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+class LateTick(Tick):
+    """A plain subclass: it carries Tick's definition, and Strawberry resolves it as Tick."""
+
+
+@strawberry.type
+class Stray:
+    n: int
+
+
+@strawberry.type
+class MixedTicks:
+    @strawberry.subscription
+    async def ticks(self) -> Tick | Tock | None:
+        yield Tock(label="plain")
+        yield LateTick(n=2)
+        yield strawberry.cast(Tick, TickRow(3))
+        yield strawberry.cast(Tock, Tick(n=4))  # the cast decides, not the object's own type
+        yield None
+        yield Stray(n=5)  # a Strawberry type outside the union
+        yield {"n": 6}  # not a Strawberry object at all
+
+
+MIXED = "subscription { ticks { __typename ... on Tick { n } ... on Tock { label } } }"
+
+
+def run_mixed() -> list[tuple[object, list[str]]]:
+    schema = strawberry.Schema(Query, subscription=MixedTicks, execution_context_class=execution.Executor)
+
+    async def events() -> list[tuple[object, list[str]]]:
+        stream = await schema.subscribe(MIXED)
+        return [(r.data, [e.message for e in r.errors or []]) async for r in stream]
+
+    return asyncio.run(events())
+
+
+def test_union_values_complete_as_strawberrys_type_resolver_resolves_them(monkeypatch, full_path_only):
+    """A union value whose own definition is a member's, and that is not `strawberry.cast`, completes as that
+    member without graphql-core's abstract-type completion; every other value (cast, outside the union, not a
+    Strawberry object) is left to graphql-core and Strawberry's resolver, and both paths answer the same."""
+    from graphql.execution.executor import Executor as GraphQLCoreExecutor
+
+    abstract = []
+    original = GraphQLCoreExecutor.complete_abstract_value
+    monkeypatch.setattr(GraphQLCoreExecutor, "complete_abstract_value",
+                        lambda self, *args: abstract.append(args[-2]) or original(self, *args))
+    short = run_mixed()
+    assert [data for data, _ in short[:5]] == [
+        {"ticks": {"__typename": "Tock", "label": "plain"}}, {"ticks": {"__typename": "Tick", "n": 2}},
+        {"ticks": {"__typename": "Tick", "n": 3}}, {"ticks": None}, {"ticks": None},
+    ]
+    assert "label" in short[3][1][0] and not short[4][1]  # Tock's field missing on the cast Tick; None is null
+    assert short[5][0] == short[6][0] == {"ticks": None} and short[5][1] and short[6][1]
+    assert [type(value) for value in abstract] == [TickRow, Tick, Stray, dict]  # the plain members took the short path
+    full_path_only()
+    abstract.clear()
+    assert run_mixed() == short
+    assert len(abstract) == 6  # every non-null event on graphql-core's path
+
+
+def test_typename_is_answered_without_graphql_cores_field_execution(monkeypatch):
+    from graphql.execution.executor import Executor as GraphQLCoreExecutor
+
+    executed = []
+    original = GraphQLCoreExecutor.execute_field
+    monkeypatch.setattr(GraphQLCoreExecutor, "execute_field",
+                        lambda self, parent, source, details, *rest: executed.append(details[0].node.name.value)
+                        or original(self, parent, source, details, *rest))
+    data, errors = run_tree("{ __typename nodes { __typename t: __typename leaf { __typename label } } }")
+    assert not errors and data["__typename"] == "Tree"
+    assert data["nodes"][0] == {"__typename": "Node", "t": "Node", "leaf": {"__typename": "Leaf", "label": "leaf-a"}}
+    assert "__typename" not in executed

@@ -11,6 +11,9 @@ the resolver (Strawberry's attribute getter), then completion through half a doz
   graphql-core's.
 - a subscription field, for each event, is the event (Strawberry's resolver there returns it) without coercing
   its arguments again: they were coerced, with the same variables, when the stream was subscribed.
+- `__typename` is the parent type's name, as graphql-core's meta field resolves it;
+- a value of a Strawberry union (a chat stream's events) is completed as the member whose definition the
+  value carries, which is the member Strawberry's type resolver picks for it.
 
 Every short path steps aside before doing any work, and leaves the field to graphql-core, whenever graphql-core
 would do more than that: a null for a non-null field (the error and its propagation), a value of an unexpected
@@ -38,6 +41,7 @@ from graphql import (
     GraphQLOutputType,
     GraphQLScalarType,
     GraphQLSchema,
+    GraphQLUnionType,
     InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
@@ -49,6 +53,7 @@ from strawberry import ID
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryOptional
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from ragweave.resolvers.cost import literal_arguments
 from ragweave.schema.arguments import ArgumentConverters
@@ -109,7 +114,12 @@ class _Event:
     field_def: GraphQLField
 
 
-_Step = _Leaf | _ObjectAttribute | _Resolver | _Event | None
+class _TypeName:
+    """The `__typename` meta field."""
+
+
+_TYPENAME = _TypeName()
+_Step = _Leaf | _ObjectAttribute | _Resolver | _Event | _TypeName | None
 _IMMUTABLE = frozenset((int, float, str, bool, type(None)))
 _PLAIN_ARGUMENTS = (int, str, float, bool, ID)
 
@@ -120,6 +130,7 @@ class _SchemaPlans:
     def __init__(self, schema: GraphQLSchema) -> None:
         self.steps: dict[tuple[str, str], _Step] = {}
         self.shapes: dict[GraphQLOutputType, _Shape | None] = {}
+        self.unions: dict[GraphQLOutputType, dict[Any, GraphQLObjectType] | None] = {}
         strawberry_schema = getattr(schema, "_strawberry_schema", None)
         converter = getattr(strawberry_schema, "schema_converter", None)
         self.config = getattr(strawberry_schema, "config", None)
@@ -182,7 +193,11 @@ class _SchemaPlans:
             return self.steps[key]
         except KeyError:
             field_def = parent_type.fields.get(field_name)
-            step = self.steps[key] = _step(self, field_def) if field_def is not None else None
+            if field_def is not None:
+                step = _step(self, field_def)
+            else:
+                step = _TYPENAME if field_name == "__typename" else None
+            self.steps[key] = step
             return step
 
     def shape(self, return_type: GraphQLOutputType) -> _Shape | None:
@@ -191,6 +206,14 @@ class _SchemaPlans:
         except KeyError:
             shape = self.shapes[return_type] = _shape(return_type)
             return shape
+
+    def union_members(self, return_type: GraphQLOutputType) -> dict[Any, GraphQLObjectType] | None:
+        """For a (non-null) Strawberry union: each member's Strawberry definition -> the member."""
+        try:
+            return self.unions[return_type]
+        except KeyError:
+            members = self.unions[return_type] = _union_members(return_type)
+            return members
 
 
 def _step(plans: _SchemaPlans, field_def: GraphQLField) -> _Step:
@@ -258,6 +281,25 @@ def _shape(return_type: GraphQLOutputType) -> _Shape | None:
     if not isinstance(python_type, type):
         return None
     return _Shape(return_type, non_null, is_list, item_type, item_non_null, object_type, python_type)
+
+
+def _union_members(return_type: GraphQLOutputType) -> dict[Any, GraphQLObjectType] | None:
+    """Strawberry's union type resolver answers, for a value that is not `strawberry.cast`, the first member
+    whose definition `is_implemented_by` the value: the member whose definition is the value's own, since no
+    member can be another's generic specialization. Members with `is_type_of` are left out (graphql-core checks
+    it), and so are unions with a type resolver of their own."""
+    union = return_type.of_type if isinstance(return_type, GraphQLNonNull) else return_type
+    if not isinstance(union, GraphQLUnionType):
+        return None
+    resolver = getattr(union.resolve_type, "__qualname__", "")
+    if not resolver.startswith("StrawberryUnion.get_type_resolver."):
+        return None
+    members = {}
+    for member in union.types:
+        definition = member.extensions.get("strawberry-definition")
+        if definition is not None and member.is_type_of is None:
+            members[definition] = member
+    return members
 
 
 def _undirected(selection_set: SelectionSetNode | None, fragments: dict[str, Any], seen: set[str]) -> bool:
@@ -381,6 +423,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     result = self._resolve(step, parent_type, source, details, Path(path, name, type_name))
                 elif kind is _Event:
                     result = self._event(step, parent_type, source, details, Path(path, name, type_name))
+                elif kind is _TypeName:
+                    results[name] = type_name
+                    continue
                 else:
                     result = _FALLBACK
                 if result is _FALLBACK:
@@ -473,11 +518,18 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         if position_context is None and self._short_paths:
-            shape = self._schema_plans.shape(return_type)
+            plans = self._schema_plans
+            shape = plans.shape(return_type)
             if shape is not None:
                 completed = self._complete_shape(shape, field_details_list, path, result)
                 if completed is not _FALLBACK:
                     return completed
+            else:
+                members = plans.union_members(return_type)
+                if members is not None and result is not None and not hasattr(result, TYPE_CAST_ATTRIBUTE):
+                    member = members.get(getattr(result, "__strawberry_definition__", None))
+                    if member is not None:
+                        return self._complete_object(member, field_details_list, path, result)
         return super().complete_value(return_type, field_details_list, info, path, result, position_context)
 
     def _complete_field(self, shape: _Shape, details: Any, path: Path, value: Any) -> Any:
