@@ -34,7 +34,7 @@ QUERIES = [
 @pytest.fixture
 def full_path_only(monkeypatch):
     def use_full_path() -> None:
-        for method in ("execute_fields", "execute_field", "complete_value", "collect_subfields"):
+        for method in ("execute_fields", "execute_field", "complete_value", "collect_subfields", "execute_operation"):
             monkeypatch.setattr(execution.Executor, method, getattr(StrawberryGraphQLCoreExecutionContext, method))
 
     return use_full_path
@@ -432,6 +432,12 @@ class MixedTicks:
         yield Stray(n=5)  # a Strawberry type outside the union
         yield {"n": 6}  # not a Strawberry object at all
 
+    @strawberry.subscription
+    async def strict(self) -> Tick:
+        yield Tick(n=1)
+        yield Tick(n="not a number")  # type: ignore[arg-type]  (the null reaches the root: no data)
+        yield LateTick(n=3)
+
 
 MIXED = "subscription { ticks { __typename ... on Tick { n } ... on Tock { label } } }"
 
@@ -482,3 +488,30 @@ def test_typename_is_answered_without_graphql_cores_field_execution(monkeypatch)
     assert not errors and data["__typename"] == "Tree"
     assert data["nodes"][0] == {"__typename": "Node", "t": "Node", "leaf": {"__typename": "Leaf", "label": "leaf-a"}}
     assert "__typename" not in executed
+
+
+def test_a_streams_root_is_collected_once_and_answers_as_graphql_core(monkeypatch, full_path_only):
+    """graphql-core collects the root's fields again for every event; the short path collects them for the first
+    event and executes the later ones from that, with the same answers, errors and null propagation."""
+    import graphql.execution.executor as graphql_executor
+
+    collected = []
+    for module in (graphql_executor, execution):
+        original = module.collect_fields
+        monkeypatch.setattr(module, "collect_fields", lambda *args, _original=original, _module=module:
+                            collected.append(_module.__name__) or _original(*args))
+    schema = strawberry.Schema(Query, subscription=MixedTicks, execution_context_class=execution.Executor)
+
+    async def events() -> list[tuple[object, list[str]]]:
+        stream = await schema.subscribe("subscription { strict { n } }")
+        return [(r.data, [f"{e.path}: {e.message}" for e in r.errors or []]) async for r in stream]
+
+    short = asyncio.run(events())
+    assert short == [({"strict": {"n": 1}}, []),
+                     (None, ["['strict', 'n']: Int cannot represent non-integer value: 'not a number'"]),
+                     ({"strict": {"n": 3}}, [])]
+    assert collected == ["ragweave.schema.execution"]
+    full_path_only()
+    collected.clear()
+    assert asyncio.run(events()) == short
+    assert collected.count("graphql.execution.executor") == 3  # once per event on graphql-core's path

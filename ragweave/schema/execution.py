@@ -10,7 +10,8 @@ the resolver (Strawberry's attribute getter), then completion through half a doz
   executing its selection on each object directly, with the same paths, error handling and awaiting as
   graphql-core's.
 - a subscription field, for each event, is the event (Strawberry's resolver there returns it) without coercing
-  its arguments again: they were coerced, with the same variables, when the stream was subscribed.
+  its arguments again: they were coerced, with the same variables, when the stream was subscribed; and the
+  root's fields, collected for the first event, serve every later one (same operation, same variables).
 - `__typename` is the parent type's name, as graphql-core's meta field resolves it;
 - a value of a Strawberry union (a chat stream's events) is completed as the member whose definition the
   value carries, which is the member Strawberry's type resolver picks for it.
@@ -47,6 +48,8 @@ from graphql import (
     SelectionSetNode,
     specified_scalar_types,
 )
+from graphql.error import GraphQLError
+from graphql.execution.collect_fields import collect_fields
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path, Undefined
 from strawberry import ID
@@ -335,6 +338,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         self._static = self._short_paths and plans.is_static(self.operation, self.fragments)
         self._request_steps: dict[int, tuple[Any, list[tuple[str, Any, _Step]]]] = {}
         self._steps = plans.steps_of_sets if self._static else self._request_steps
+        self._event_root: tuple[GraphQLObjectType, Any] | None = None  # a stream's collected root, once known
 
     def collect_subfields(self, return_type: GraphQLObjectType, field_details_list: Any) -> Any:
         """graphql-core's, which collects again for every request, kept across requests for a static operation
@@ -357,11 +361,54 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     def build_per_event_executor(self, payload: Any) -> Executor:
         """graphql-core's (a shallow copy with the event as root value and errors of its own), copied without
         `copy.copy`'s generic reduce protocol: once per subscription event."""
+        if self._event_root is None and self._short_paths and self.abort_signal is None:
+            self._event_root = self._collected_root()
         executor = object.__new__(type(self))
         executor.__dict__.update(self.__dict__)
         executor.root_value = payload
         executor.collected_errors = type(self.collected_errors)()
         return executor
+
+    def _collected_root(self) -> tuple[GraphQLObjectType, Any] | None:
+        """The root type and grouped field set graphql-core's `execute_operation` collects for each event, or
+        None where it would do more than collect (an error, deferred fragments): then it runs for each event."""
+        root_type = self.schema.get_root_type(self.operation.operation)
+        if root_type is None:
+            return None
+        try:
+            grouped_field_set, new_defer_usages, _ = collect_fields(
+                self.schema, self.fragments, self.variable_values, root_type, self.operation, self.hide_suggestions
+            )
+        except (GraphQLError, RecursionError):
+            return None
+        return None if new_defer_usages else (root_type, grouped_field_set)
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        """graphql-core's, for one event of a stream whose root was collected (`build_per_event_executor`):
+        the root's fields are executed at once, with the same error handling."""
+        root = self._event_root
+        if root is None or serially:
+            return super().execute_operation(serially)
+        try:
+            data = self.execute_fields(root[0], self.root_value, None, root[1], None)
+        except GraphQLError as error:
+            self.collected_errors.add(error, None)
+            return self.build_response(None)
+        if self.is_awaitable(data):
+            return self._event_response(data)
+        return self.build_response(data)
+
+    async def _event_response(self, data: Any) -> Any:
+        try:
+            completed = await data
+        except GraphQLError as error:
+            self.collected_errors.add(error, None)
+            return self.build_response(None)
+        except Exception:
+            await self.cancel_incremental_work()
+            self.run_async_work_finished_hook()
+            raise
+        return self.build_response(completed)
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)
