@@ -286,6 +286,14 @@ def _h(s: dict) -> str:
                 f"about {round(1000 / cpu) if cpu else '?'} streams per second: 1,000 concurrent streams fit one "
                 f"worker only if each lasts at least {round(cpu) if cpu else '?'} s, the subscribes come no faster, "
                 "and the worker has a core to itself. ")
+    elif s["checks"]:
+        text = (f"Each subscription cost {_n(cpu)} ms of server CPU, so the worker ran at "
+                f"{_n(big.get('server_busy_cores'), 2)} cores over the {_n(big.get('elapsed_s'))} s of a repetition "
+                f"(other load: {_n(big.get('other_busy_cores'), 2)} cores): below one core, new subscriptions wait "
+                f"little behind the other streams' deltas, TTFT p95 {_n(big.get('ttft', {}).get('p95_ms'), 0)} ms "
+                f"against the upstream's {_n(big.get('upstream_ttft', {}).get('p95_ms'), 0)} ms. The margin is the "
+                "core's idle share: when other processes take the CPU the worker needs, TTFT grows far faster than "
+                "the CPU per stream does. ")
     text += (f"With 100 subscriptions: TTFT p95 {_n(ref.get('ttft', {}).get('p95_ms'), 0)} ms, "
              f"{_n(ref.get('ratio'), 2)}x the upstream's. ")
     reasons = {k: v for r in rows.values() for k, v in r.get("lost_reasons", {}).items()}
