@@ -1,5 +1,9 @@
 """Instructions per request of one operation, in-process: `python -m perf.instructions [--op Small] [--app rest|naive]`.
 
+`--op ChatStream` counts one `chatStream` subscription instead (perf/asgi_stream.py: connect, subscribe, every
+event up to `complete`), as scenario (h) asks for it (an echo of perf/streams.py's WORDS words), against the OpenAI
+test server in a process of its own (perf/openai_process.py, no latency), so that only ragweave's process counts.
+
 The app is called as an ASGI callable over the fakes (no sockets, no uvicorn), under valgrind's callgrind with
 instrumentation switched on only around the timed requests (callgrind_control). Instruction counts do not depend
 on what else the machine runs, so two builds compare on a shared, loaded machine where CPU times swing by 30%:
@@ -19,9 +23,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any
 
+from perf import procs
 from perf.bench import QUERY, gql
+
+STREAM = "ChatStream"
 
 
 def _request(app_kind: str, op: str, key: str, top_k: int | None) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
@@ -58,6 +67,19 @@ async def _serve(app, state: dict, path: str, body: bytes, headers: list) -> byt
 async def _run(args: argparse.Namespace) -> None:
     os.environ.update({"RAGWEAVE_RATE_PER_S": str(10**9), "RAGWEAVE_RATE_BURST": str(10**9), "PERF_APP": args.app,
                        "RAGWEAVE_DATA_DIR": tempfile.mkdtemp(prefix="perf-instructions-")})
+    if args.op == STREAM:
+        port = procs.free_port()
+        upstream = procs.spawn("instructions-openai",
+                               ["-m", "perf.openai_process", "--port", str(port), "--latency", "0"])
+        procs.wait_ready(upstream, f"http://127.0.0.1:{port}/v1/models")
+        os.environ.update({"OPENAI_BASE_URL": f"http://127.0.0.1:{port}/v1", "OPENAI_API_KEY": "perf"})
+    try:
+        await _measure(args)
+    finally:
+        procs.stop_all()
+
+
+async def _measure(args: argparse.Namespace) -> None:
     from perf.serve_fakes import build_app
     from ragweave.auth import KeyStore
 
@@ -73,17 +95,33 @@ async def _run(args: argparse.Namespace) -> None:
     lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": state},
                                        startup.get, lifespan_send))
     await started.wait()
-    request = _request(args.app, args.op, key, args.top_k)
-    answer = await _serve(app, state, *request)
-    if b'"errors"' in answer or b'"error"' in answer:
-        raise SystemExit(f"the request failed: {answer[:300]!r}")
+    if args.op == STREAM:
+        from perf.asgi_stream import subscribe_once
+        from perf.streams import WORDS
+
+        def once() -> Awaitable[Any]:
+            return subscribe_once(app, state, key, WORDS)
+
+        def failed(answer: list[dict]) -> bool:
+            return '"ChatDone"' not in json.dumps(answer) or any(m["type"] == "error" for m in answer)
+    else:
+        request = _request(args.app, args.op, key, args.top_k)
+
+        def once() -> Awaitable[Any]:
+            return _serve(app, state, *request)
+
+        def failed(answer: bytes) -> bool:
+            return b'"errors"' in answer or b'"error"' in answer
+    answer = await once()
+    if failed(answer):
+        raise SystemExit(f"the request failed: {str(answer)[:300]}")
     for _ in range(args.warmup):
-        await _serve(app, state, *request)
+        await once()
     if args.callgrind:
         _instrument("on")
     started_cpu = time.process_time()
     for _ in range(args.requests):
-        await _serve(app, state, *request)
+        await once()
     cpu = time.process_time() - started_cpu
     if args.callgrind:
         _instrument("off")
@@ -116,7 +154,8 @@ def _under_callgrind(args: argparse.Namespace) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m perf.instructions", description=__doc__)
     parser.add_argument("--app", choices=["ragweave", "rest", "naive"], default="ragweave")
-    parser.add_argument("--op", default="Small", help="an operation of perf/operations.graphql (ragweave)")
+    parser.add_argument("--op", default="Small",
+                        help=f"an operation of perf/operations.graphql, or {STREAM} (a subscription; ragweave)")
     parser.add_argument("--top-k", type=int, help="the operation's $k (default: 10 for Small, else 5)")
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=100)
