@@ -8,7 +8,9 @@ The app is called as an ASGI callable over the fakes (no sockets, no uvicorn), u
 instrumentation switched on only around the timed requests (callgrind_control). Instruction counts do not depend
 on what else the machine runs, so two builds compare on a shared, loaded machine where CPU times swing by 30%:
 run it in each tree (e.g. a `git archive` of the base commit) and compare. Needs valgrind (Debian: valgrind).
-Without --callgrind it prints CPU milliseconds per request instead (noisy).
+With --cpu it prints CPU milliseconds per request instead (noisy). With --cpu --idle the fakes sleep (d)'s
+latencies (20 ms per vector call, 30 ms per graph call), so that every request runs after the process idled, as
+at concurrency 1, and it prints each request's time over those sleeps (p50) beside its CPU.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,6 +70,8 @@ async def _serve(app, state: dict, path: str, body: bytes, headers: list) -> byt
 async def _run(args: argparse.Namespace) -> None:
     os.environ.update({"RAGWEAVE_RATE_PER_S": str(10**9), "RAGWEAVE_RATE_BURST": str(10**9), "PERF_APP": args.app,
                        "RAGWEAVE_DATA_DIR": tempfile.mkdtemp(prefix="perf-instructions-")})
+    if args.idle:
+        os.environ.update({"PERF_VECTOR_MS": "20", "PERF_GRAPH_MS": "30"})
     if args.op == STREAM:
         port = procs.free_port()
         upstream = procs.spawn("instructions-openai",
@@ -80,6 +85,7 @@ async def _run(args: argparse.Namespace) -> None:
 
 
 async def _measure(args: argparse.Namespace) -> None:
+    from perf import fakes
     from perf.serve_fakes import build_app
     from ragweave.auth import KeyStore
 
@@ -119,14 +125,22 @@ async def _measure(args: argparse.Namespace) -> None:
         await once()
     if args.callgrind:
         _instrument("on")
+    slept, walls = fakes.SLEPT["actual_s"], []
     started_cpu = time.process_time()
     for _ in range(args.requests):
+        started_wall = time.perf_counter()
         await once()
+        walls.append(time.perf_counter() - started_wall)
     cpu = time.process_time() - started_cpu
     if args.callgrind:
         _instrument("off")
     else:
-        print(f"{args.app} {args.op}: {cpu * 1000 / args.requests:.3f} ms CPU per request")
+        over = ""
+        if args.idle:
+            slept_per_request = (fakes.SLEPT["actual_s"] - slept) / args.requests
+            over = (f", {(statistics.median(walls) - slept_per_request) * 1000:.3f} ms (p50) over the fakes' "
+                    f"{slept_per_request * 1000:.1f} ms of sleeps")
+        print(f"{args.app} {args.op}: {cpu * 1000 / args.requests:.3f} ms CPU per request{over}")
     lifespan.cancel()
 
 
@@ -160,8 +174,12 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--cpu", action="store_true", help="CPU time per request instead of instructions")
+    parser.add_argument("--idle", action="store_true",
+                        help="with --cpu: the fakes sleep 20 ms per vector and 30 ms per graph call, as in (d)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)  # the process callgrind runs
     args = parser.parse_args()
+    if args.idle and not args.cpu:
+        parser.error("--idle measures time and CPU: use it with --cpu")
     if not args.cpu and not args.inside:
         return _under_callgrind(args)
     args.callgrind = args.inside

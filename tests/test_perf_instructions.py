@@ -11,11 +11,23 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent.parent
+IDLE = r", (\d+\.\d{3}) ms \(p50\) over the fakes' (\d+\.\d) ms of sleeps"
+
+
+def measure(*options: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "perf.instructions", "--cpu", "--requests", "3", "--warmup", "1",
+                           *options], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
 
 
 @pytest.mark.parametrize("op", ["Small", "ChatStream"])
 def test_instructions_measures_an_operation_and_a_subscription(op):
-    done = subprocess.run([sys.executable, "-m", "perf.instructions", "--op", op, "--cpu", "--requests", "3",
-                           "--warmup", "1"], cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert re.fullmatch(rf"ragweave {op}: \d+\.\d{{3}} ms CPU per request\n", done.stdout)
+    assert re.fullmatch(rf"ragweave {op}: \d+\.\d{{3}} ms CPU per request\n", measure("--op", op))
+
+
+def test_idle_requests_report_their_time_over_the_injected_sleeps():
+    """RetrieveWithEntities sleeps 20 + 30 ms in the fakes: what it reports is the time beyond them."""
+    found = re.fullmatch(rf"ragweave RetrieveWithEntities: \d+\.\d{{3}} ms CPU per request{IDLE}\n",
+                         measure("--op", "RetrieveWithEntities", "--idle"))
+    assert found and float(found.group(2)) >= 50 and 0 < float(found.group(1)) < 50
