@@ -73,7 +73,7 @@ def _ceiling(*cpu_ms: float | None) -> float | None:
 
 
 def why(s: dict) -> str:
-    if not s.get("checks") or (all(c["pass"] for c in s["checks"]) and s["id"] != "f"):
+    if not s.get("checks") or (all(c["pass"] for c in s["checks"]) and s["id"] not in ("f", "h")):
         return ""
     return {"a": _a, "b": _b, "c": _c, "d": _d, "e": _e, "f": _f, "g": _g, "h": _h}.get(s["id"], lambda s: "")(s)
 
