@@ -338,7 +338,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         self._static = self._short_paths and plans.is_static(self.operation, self.fragments)
         self._request_steps: dict[int, tuple[Any, list[tuple[str, Any, _Step]]]] = {}
         self._steps = plans.steps_of_sets if self._static else self._request_steps
-        self._event_root: tuple[GraphQLObjectType, Any] | None = None  # a stream's collected root, once known
+        # a stream's (root type, grouped field set), or None where graphql-core collects per event; decided at the
+        # stream's first event (`build_per_event_executor`), _MISSING until then
+        self._event_root: Any = _MISSING
 
     def collect_subfields(self, return_type: GraphQLObjectType, field_details_list: Any) -> Any:
         """graphql-core's, which collects again for every request, kept across requests for a static operation
@@ -361,8 +363,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     def build_per_event_executor(self, payload: Any) -> Executor:
         """graphql-core's (a shallow copy with the event as root value and errors of its own), copied without
         `copy.copy`'s generic reduce protocol: once per subscription event."""
-        if self._event_root is None and self._short_paths and self.abort_signal is None:
-            self._event_root = self._collected_root()
+        if self._event_root is _MISSING:
+            self._event_root = self._collected_root() if self._short_paths and self.abort_signal is None else None
         executor = object.__new__(type(self))
         executor.__dict__.update(self.__dict__)
         executor.root_value = payload
@@ -387,7 +389,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         """graphql-core's, for one event of a stream whose root was collected (`build_per_event_executor`):
         the root's fields are executed at once, with the same error handling."""
         root = self._event_root
-        if root is None or serially:
+        if root is None or root is _MISSING or serially:
             return super().execute_operation(serially)
         try:
             data = self.execute_fields(root[0], self.root_value, None, root[1], None)
