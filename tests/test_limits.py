@@ -9,7 +9,7 @@ from pathlib import Path
 from graphql import parse
 
 from ragweave.ratelimit import RateLimiter
-from ragweave.resolvers.cost import operation_cost
+from ragweave.resolvers.cost import COST_ARGUMENTS, _own_cost, _width, operation_cost
 from tests.corpus import seed_corpus
 from tests.graphql import SETTINGS, execute, schema
 
@@ -114,3 +114,52 @@ async def test_the_cost_reads_variables_as_execution_does(datasources, tenant):
         assert response.codes() == ["BAD_USER_INPUT"], response.errors
     response = await execute(datasources, with_default, {"k": None}, tenant=tenant)
     assert response.codes() == ["BAD_USER_INPUT"], response.errors
+
+
+def test_a_cost_kept_for_the_variables_it_reads_equals_the_cost_computed_afresh():
+    """The cost is kept per document by the values of the variables it reads (`topK`, not the query text) and
+    by whether the others are missing or null, which can make it 0; each answer must equal a fresh computation."""
+    document_text = """query($q: String, $k: Int!, $hops: Int!) {
+      search(query: $q, topK: $k) { score }
+      retrieve(query: "x", topK: 2, maxHops: $hops) { hits { score } } }"""
+    document = parse(document_text)
+    sequence = [
+        {"q": "a", "k": 3, "hops": 1},
+        {"q": "another query", "k": 3, "hops": 1},
+        {"q": None, "k": 3, "hops": 1},
+        {"k": 3, "hops": 1},
+        {"q": "a", "k": 4, "hops": 2},
+        {"q": "a", "k": 3, "hops": 1},
+    ]
+    answers = [operation_cost(schema()._schema, document, variables, None) for variables in sequence]
+    assert answers == [cost(document_text, variables) for variables in sequence]
+    assert answers[0] == answers[1] == answers[5] > 0 and answers[2] == answers[3] == 0 and answers[4] > answers[0]
+    optional_text = 'query($k: Int) { search(query: "x", topK: $k) { score } }'
+    optional = parse(optional_text)  # missing: the argument's default; null: invalid
+    assert [operation_cost(schema()._schema, optional, v, None) for v in ({}, {"k": None}, {}, {"k": None})] == [
+        cost(optional_text, v) for v in ({}, {"k": None}, {}, {"k": None})] == [7, 0, 7, 0]
+    embed_text = "query($texts: [String!]!) { embed(texts: $texts) { dim } }"
+    embed = parse(embed_text)  # a list read by the cost is not kept: computed each time
+    assert [operation_cost(schema()._schema, embed, {"texts": t}, None) for t in (["a"], ["a", "b"], ["a"])] == [
+        cost(embed_text, {"texts": t}) for t in (["a"], ["a", "b"], ["a"])] == [1, 2, 1]
+
+
+def test_the_cost_reads_no_argument_outside_those_it_is_kept_by():
+    """`COST_ARGUMENTS` must name every argument the cost function reads, or a kept cost would be reused for
+    variables it does not fit."""
+
+    class Recording(dict):
+        def get(self, key, default=None):
+            read.add(key)
+            return default
+
+        def __getitem__(self, key):
+            read.add(key)
+            raise KeyError(key)
+
+    read: set[str] = set()
+    for type_ in schema()._schema.type_map.values():
+        for name in getattr(type_, "fields", None) or {}:
+            _own_cost(name, Recording())
+            _width(Recording())
+    assert read and read <= COST_ARGUMENTS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graphql import (
@@ -43,6 +43,10 @@ from graphql.utilities import coerce_input_value
 
 LLM_CALL = 200
 DEFAULT_WIDTH = 10
+# the arguments `_own_cost` and `_width` read: a field's cost depends on no other of its arguments
+COST_ARGUMENTS = frozenset({"topK", "maxHops", "first", "topN", "hops", "input", "options", "texts", "documents",
+                            "graph"})
+_MAX_MEMO = 64  # costs kept per plan, by the values of the variables they read
 
 
 def _retrieval(top_k: int, hops: int) -> int:
@@ -88,19 +92,19 @@ class _Field:
     cost: int | None = None
 
 
-def _uses_variables(value: object) -> bool:
-    """Whether a syntax node (e.g. a field's argument) refers to a variable anywhere inside it."""
+def _variable_names(value: object) -> list[str]:
+    """The variables a syntax node (e.g. a field's argument) refers to, anywhere inside it."""
     if isinstance(value, VariableNode):
-        return True
+        return [value.name.value]
     if isinstance(value, Node):
-        return any(_uses_variables(getattr(value, key)) for key in value.keys if key != "loc")
-    return isinstance(value, tuple | list) and any(map(_uses_variables, value))
+        return [n for key in value.keys if key != "loc" for n in _variable_names(getattr(value, key))]
+    return [n for item in value for n in _variable_names(item)] if isinstance(value, tuple | list) else []
 
 
 def literal_arguments(definition: GraphQLField, node: FieldNode) -> dict[str, Any] | None:
     """The field's arguments coerced from the document alone; None when a variable is in them or they do not
     coerce (then graphql-core coerces them, and reports the error, per request)."""
-    if any(_uses_variables(argument) for argument in node.arguments or ()):
+    if _variable_names(node.arguments or ()):
         return None
     try:
         return get_argument_values(definition, node)
@@ -166,6 +170,10 @@ class _Plan:
     signatures: tuple[GraphQLVariableSignature, ...] | None = None
     # the whole cost when no field's cost reads a variable
     constant: int | None = None
+    # the variables the cost reads (in COST_ARGUMENTS), and the others the variable-dependent fields' arguments use
+    read: tuple[str, ...] = ()
+    unread: tuple[str, ...] = ()
+    costs: dict[tuple[Any, ...], int] = field(default_factory=dict, compare=False)
 
 
 class _Plans:
@@ -198,7 +206,37 @@ def _plan(schema: GraphQLSchema, document: DocumentNode, operation_name: str | N
     signatures = [get_variable_signature(schema, d) for d in (chosen.variable_definitions or ())] if chosen else []
     plain = all(isinstance(s, GraphQLVariableSignature) and s.default is None for s in signatures)
     constant = sum(f.cost for f in fields) if all(f.cost is not None for f in fields) else None
-    return _Plan(schema, document, chosen if root else None, fields, tuple(signatures) if plain else None, constant)
+    read: dict[str, None] = {}
+    unread: dict[str, None] = {}
+    _variables_used(fields, read, unread)
+    return _Plan(schema, document, chosen if root else None, fields, tuple(signatures) if plain else None, constant,
+                 tuple(read), tuple(name for name in unread if name not in read))
+
+
+def _variables_used(fields: tuple[_Field, ...], read: dict[str, None], unread: dict[str, None]) -> None:
+    """The variables in the arguments of the fields whose cost is computed per request, split by whether the
+    cost reads the argument they are in."""
+    for f in fields:
+        if f.cost is not None:
+            continue
+        for argument in f.node.arguments or ():
+            names = read if argument.name.value in COST_ARGUMENTS else unread
+            names.update(dict.fromkeys(_variable_names(argument.value)))
+        for selection in f.below:
+            _variables_used(selection, read, unread)
+
+
+def _memo_key(plan: _Plan, coerced: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """What the cost depends on besides the plan: whether each variable it reads is given and its value, and
+    whether each other variable is missing or null (that can make a field's arguments invalid, and the cost 0).
+    None when a value read is not hashable (a chat's messages): then it is computed."""
+    key: list[Any] = [(name in coerced, type(value := coerced.get(name)), value) for name in plan.read]
+    key.extend(0 if name not in coerced else 1 if coerced[name] is None else 2 for name in plan.unread)
+    try:
+        hash(tuple(key))
+    except TypeError:
+        return None
+    return tuple(key)
 
 
 def _variables(plan: _Plan, given: Mapping[str, Any]) -> VariableValues | None:
@@ -242,7 +280,16 @@ def operation_cost(
     coerced = _variables(plan, variables or {})
     if coerced is None:
         return 0  # invalid variables: execution reports them
+    key = _memo_key(plan, coerced.coerced)
+    cost = plan.costs.get(key) if key is not None else None
+    if cost is not None:
+        return cost
     try:
-        return sum(_cost(f, coerced) for f in plan.fields)
+        cost = sum(_cost(f, coerced) for f in plan.fields)
     except GraphQLError:
-        return 0  # an argument the variables leave invalid (a null where a value is needed): execution reports it
+        cost = 0  # an argument the variables leave invalid (a null where a value is needed): execution reports it
+    if key is not None:
+        if len(plan.costs) >= _MAX_MEMO:
+            plan.costs.clear()
+        plan.costs[key] = cost
+    return cost
