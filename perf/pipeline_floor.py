@@ -1,0 +1,57 @@
+"""What a plain JSON POST costs without Strawberry's pipeline: `python -m perf.instructions --without-pipeline`.
+
+An experiment, not a way to serve. The view answers a plain POST by running the operation through graphql-core's
+`execute` with ragweave's executor directly, with the per-operation work of the extensions composed by hand
+(operation cost and rate limit, request deadline, backend-call log, loaders released, operation metrics,
+`extensions.cost`), and without Strawberry's view steps, `Schema.execute`, the parse/validate stages or the
+extension hooks. Errors, validation and the operation log are left out: it serves the measured operation and
+nothing else. The difference to the normal run bounds what a pipeline of ragweave's own could save.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from graphql import DocumentNode, execute, parse
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ragweave.app import GraphQLView
+from ragweave.datasources.calls import current_call_log
+from ragweave.deadline import request_deadline
+from ragweave.resolvers.cost import operation_cost
+from ragweave.schema.execution import Executor
+
+_documents: dict[str, DocumentNode] = {}
+
+
+async def _run_without_pipeline(view: GraphQLView, request: Request, data: dict[str, Any]) -> Response:
+    context = await view.get_context(request, response=None)  # type: ignore[arg-type]
+    query, name, variables = data["query"], data.get("operationName"), data.get("variables")
+    document = _documents.get(query)
+    if document is None:
+        document = _documents[query] = parse(query)
+    schema = view.schema._schema
+    token = current_call_log.set(context.call_log)
+    started = time.perf_counter()
+    try:
+        cost = operation_cost(schema, document, variables, name)
+        if context.limiter is not None:
+            await context.limiter.take(context.rate_key, cost)
+        with request_deadline(context.settings.request_deadline_s):
+            result = await execute(schema, document, variable_values=variables, context_value=context,
+                                   operation_name=name, executor_class=Executor)  # type: ignore[misc]
+    finally:
+        context.loaders.close()
+        current_call_log.reset(token)
+    request.app.state.metrics.observe_operation(name, "query", time.perf_counter() - started, [],
+                                                context.call_log.calls, context.call_log.millis, admit=True)
+    body = {"data": result.data, "extensions": {"cost": {"estimated": cost}}}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+def install() -> None:
+    """From now on, every plain POST of this process's apps skips the pipeline."""
+    GraphQLView._run_plain_post = _run_without_pipeline  # type: ignore[assignment,method-assign]
