@@ -11,8 +11,9 @@ run it in each tree (e.g. a `git archive` of the base commit) and compare. Needs
 With --cpu it prints CPU milliseconds per request instead (noisy). With --cpu --idle the fakes sleep (d)'s
 latencies (20 ms per vector call, 30 ms per graph call), so that every request runs after the process idled, as
 at concurrency 1, and it prints each request's time over those sleeps (p50) beside its CPU. With
---without-pipeline (an experiment, perf/pipeline_floor.py) plain POSTs skip Strawberry's view, `Schema.execute`
-and the extension hooks, after one answer checked against the normal one: what such a pipeline could save.
+--skip pipeline (an experiment, perf/pipeline_floor.py) plain POSTs skip Strawberry's view, `Schema.execute` and
+the extension hooks, after one answer checked against the normal one: what such a pipeline could save; with
+--skip execution (Small) they skip GraphQL execution too: the floor of ragweave's per-request work.
 """
 
 from __future__ import annotations
@@ -123,12 +124,12 @@ async def _measure(args: argparse.Namespace) -> None:
     answer = await once()
     if failed(answer):
         raise SystemExit(f"the request failed: {str(answer)[:300]}")
-    if args.without_pipeline:
+    if args.skip:
         from perf import pipeline_floor
 
-        pipeline_floor.install()
+        pipeline_floor.install(args.skip)
         if json.loads(await once())["data"] != json.loads(answer)["data"]:
-            raise SystemExit("without the pipeline, the operation answers other data")
+            raise SystemExit(f"without the {args.skip}, the operation answers other data")
     for _ in range(args.warmup):
         await once()
     if args.callgrind:
@@ -168,7 +169,7 @@ def _under_callgrind(args: argparse.Namespace) -> int:
                    f"--callgrind-out-file={scratch}/callgrind.out", sys.executable, "-m", "perf.instructions",
                    "--inside", "--app", args.app, "--op", args.op, "--requests", str(args.requests),
                    "--warmup", str(args.warmup), *(["--top-k", str(args.top_k)] if args.top_k else []),
-                   *(["--without-pipeline"] if args.without_pipeline else [])]
+                   *(["--skip", args.skip] if args.skip else [])]
         done = subprocess.run(command, capture_output=True, text=True)
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or not found:
@@ -188,15 +189,15 @@ def main() -> int:
     parser.add_argument("--cpu", action="store_true", help="CPU time per request instead of instructions")
     parser.add_argument("--idle", action="store_true",
                         help="with --cpu: the fakes sleep 20 ms per vector and 30 ms per graph call, as in (d)")
-    parser.add_argument("--without-pipeline", action="store_true",
-                        help="an experiment: plain POSTs skip Strawberry's view, Schema.execute and the extension "
-                             "hooks (perf/pipeline_floor.py); queries only")
+    parser.add_argument("--skip", choices=["pipeline", "execution"],
+                        help="an experiment (perf/pipeline_floor.py): plain POSTs skip Strawberry's view, "
+                             "Schema.execute and the extension hooks; `execution` (Small only) also GraphQL execution")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)  # the process callgrind runs
     args = parser.parse_args()
     if args.idle and not args.cpu:
         parser.error("--idle measures time and CPU: use it with --cpu")
-    if args.without_pipeline and (args.app != "ragweave" or args.op == STREAM):
-        parser.error("--without-pipeline is for ragweave's queries")
+    if args.skip and (args.app != "ragweave" or args.op == STREAM or (args.skip == "execution" and args.op != "Small")):
+        parser.error("--skip is for ragweave's queries; --skip execution for Small")
     if not args.cpu and not args.inside:
         return _under_callgrind(args)
     args.callgrind = args.inside

@@ -1,4 +1,4 @@
-"""What a plain JSON POST costs without Strawberry's pipeline: `python -m perf.instructions --without-pipeline`.
+"""What a plain JSON POST costs without Strawberry's pipeline: `python -m perf.instructions --skip pipeline`.
 
 An experiment, not a way to serve. The view answers a plain POST by running the operation through graphql-core's
 `execute` with ragweave's executor directly, with the per-operation work of the extensions composed by hand
@@ -6,6 +6,11 @@ An experiment, not a way to serve. The view answers a plain POST by running the 
 `extensions.cost`), and without Strawberry's view steps, `Schema.execute`, the parse/validate stages or the
 extension hooks. Errors, validation and the operation log are left out: it serves the measured operation and
 nothing else. The difference to the normal run bounds what a pipeline of ragweave's own could save.
+
+`--skip execution` (the Small operation only) also skips GraphQL execution: the answer is built by hand from the
+search loader's hits. What is left is the floor of any GraphQL server with ragweave's per-request work: the
+middleware, the view's entry, the context and the caller's key, cost, rate limit, deadline, metrics, the backend
+calls and the encoding.
 """
 
 from __future__ import annotations
@@ -22,9 +27,27 @@ from ragweave.app import GraphQLView
 from ragweave.datasources.calls import current_call_log
 from ragweave.deadline import request_deadline
 from ragweave.resolvers.cost import operation_cost
+from ragweave.resolvers.search import search_key
 from ragweave.schema.execution import Executor
 
 _documents: dict[str, DocumentNode] = {}
+
+
+async def _executed(schema: Any, document: DocumentNode, context: Any, name: str | None,
+                    variables: dict[str, Any] | None) -> Any:
+    result = await execute(schema, document, variable_values=variables, context_value=context,  # type: ignore[misc]
+                           operation_name=name, executor_class=Executor)
+    return result.data
+
+
+async def _small_by_hand(schema: Any, document: DocumentNode, context: Any, name: str | None,
+                         variables: dict[str, Any]) -> Any:
+    """`search(query: $q, topK: $k) { score chunk { id text } }`, without GraphQL execution."""
+    hits = await context.loaders.search.load(search_key(context, variables["q"], variables["k"], None, None))
+    return {"search": [{"score": h.score, "chunk": {"id": h.chunk.id, "text": h.chunk.text}} for h in hits]}
+
+
+_answer = _executed
 
 
 async def _run_without_pipeline(view: GraphQLView, request: Request, data: dict[str, Any]) -> Response:
@@ -41,17 +64,19 @@ async def _run_without_pipeline(view: GraphQLView, request: Request, data: dict[
         if context.limiter is not None:
             await context.limiter.take(context.rate_key, cost)
         with request_deadline(context.settings.request_deadline_s):
-            result = await execute(schema, document, variable_values=variables, context_value=context,
-                                   operation_name=name, executor_class=Executor)  # type: ignore[misc]
+            answer = await _answer(schema, document, context, name, variables)
     finally:
         context.loaders.close()
         current_call_log.reset(token)
     request.app.state.metrics.observe_operation(name, "query", time.perf_counter() - started, [],
                                                 context.call_log.calls, context.call_log.millis, admit=True)
-    body = {"data": result.data, "extensions": {"cost": {"estimated": cost}}}
+    body = {"data": answer, "extensions": {"cost": {"estimated": cost}}}
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-def install() -> None:
-    """From now on, every plain POST of this process's apps skips the pipeline."""
+def install(skip: str) -> None:
+    """From now on, every plain POST of this process's apps skips the pipeline (and with "execution", executing
+    the operation too)."""
+    global _answer
+    _answer = _small_by_hand if skip == "execution" else _executed
     GraphQLView._run_plain_post = _run_without_pipeline  # type: ignore[assignment,method-assign]

@@ -33,8 +33,9 @@ def test_idle_requests_report_their_time_over_the_injected_sleeps():
     assert found and float(found.group(2)) >= 50 and 0 < float(found.group(1)) < 50
 
 
-@pytest.mark.parametrize("op", ["Small", "RetrieveWithEntities"])
-def test_the_run_without_the_pipeline_answers_the_same_data(op):
-    """The experiment skips Strawberry's pipeline (perf/pipeline_floor.py); it measures only after its answer
-    matched the normal one."""
-    assert re.fullmatch(rf"ragweave {op}: \d+\.\d{{3}} ms CPU per request\n", measure("--op", op, "--without-pipeline"))
+@pytest.mark.parametrize(("op", "skip"), [("Small", "pipeline"), ("RetrieveWithEntities", "pipeline"),
+                                        ("Small", "execution")])
+def test_the_runs_without_the_pipeline_answer_the_same_data(op, skip):
+    """The experiment skips Strawberry's pipeline, or execution as well (perf/pipeline_floor.py); it measures
+    only after its answer matched the normal one."""
+    assert re.fullmatch(rf"ragweave {op}: \d+\.\d{{3}} ms CPU per request\n", measure("--op", op, "--skip", skip))
