@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from perf.scenarios import UPSTREAM_ALONE
+from perf.scenarios import SKIPS, UPSTREAM_ALONE
 
 OPEN_300, OPEN_400 = "ragweave, open loop at 300/s", "ragweave, open loop at 400/s"  # row names start so
 METHOD = """How: each server is its own process on 127.0.0.1 (uvicorn, `perf/serve_fakes.py`; with several workers,
@@ -84,17 +84,45 @@ def _shares(s: dict, top: int = 4) -> str:
 
 def _a(s: dict) -> str:
     rw, rest = _row(s, "ragweave"), _row(s, "rest")
-    return (f"ragweave spends {_n(rw.get('server_cpu_ms_per_op'), 2)} ms of server CPU per Small op, the REST "
-            f"endpoint {_n(rest.get('server_cpu_ms_per_op'), 2)} ms for the same JSON. Both parse the body, make the "
-            "same two backend calls and encode the answer; ragweave also runs the HTTP view's request steps (sub-"
-            "response, context, persisted queries, result processing; Strawberry's general `run` is skipped for a "
-            "plain JSON POST, ragweave/plain_post.py), Strawberry's schema execution with its per-operation extension "
-            "hooks (telemetry, error codes, authentication, cost and rate limits, call "
-            "counting, the document cache), builds the context, and executes 41 fields (plain attributes, the hit "
-            "objects and their list on the executor's short paths, ragweave/schema/execution.py; profile, self time: "
-            f"{_shares(s)}). What is left is spread over that pipeline, no part of it large: 1.5x a hand-written "
-            "endpoint would need hot operations to skip Strawberry's view, extension hooks and executor altogether "
-            "(a plan compiled per persisted document, from the request body to the resolvers), a design change.")
+    spent = (f"ragweave spends {_n(rw.get('server_cpu_ms_per_op'), 2)} ms of server CPU per Small op, the REST "
+             f"endpoint {_n(rest.get('server_cpu_ms_per_op'), 2)} ms for the same JSON. Both parse the body, make the "
+             "same two backend calls and encode the answer; ragweave also runs the HTTP view's request steps (sub-"
+             "response, context, persisted queries, result processing; Strawberry's general `run` is skipped for a "
+             "plain JSON POST, ragweave/plain_post.py), Strawberry's schema execution with its per-operation "
+             "extension hooks (telemetry, error codes, authentication, cost and rate limits, call "
+             "counting, the document cache), builds the context, and executes 41 fields (plain attributes, the hit "
+             "objects and their list on the executor's short paths, ragweave/schema/execution.py; profile, self time: "
+             f"{_shares(s)}). ")
+    bypass, floor = (_row(s, name) for name in SKIPS.values())
+    if not floor:  # records made before the experiments ran
+        return spent + ("What is left is spread over that pipeline, no part of it large: 1.5x a hand-written "
+                        "endpoint would need hot operations to skip Strawberry's view, extension hooks and executor "
+                        "altogether (a plan compiled per persisted document, from the request body to the "
+                        "resolvers), a design change.")
+    rest_cpu = rest.get("server_cpu_ms_per_op")
+
+    def versus_rest(row: dict) -> str:
+        cpu = row.get("server_cpu_ms_per_op")
+        return f"{_n(cpu, 3)} ms, {_n(round(cpu / rest_cpu, 2) if cpu and rest_cpu else None, 2)}x REST"
+
+    floor_cpu, bypass_cpu = floor.get("server_cpu_ms_per_op"), bypass.get("server_cpu_ms_per_op")
+    verdict = ""
+    if floor_cpu and rest_cpu and floor_cpu > 1.5 * rest_cpu:
+        verdict = (" The floor alone misses 1.5x: no way of executing the operation, however fast, reaches the "
+                   "target unless that per-request work gets cheaper too, and the REST endpoint does none of it.")
+    elif floor_cpu and rest_cpu and bypass_cpu:
+        verdict = (f" The floor is within 1.5x, with {_n(1.5 * rest_cpu - floor_cpu, 3)} ms to spare: that is what "
+                   f"executing the operation (41 fields, the resolver's work) may cost, against "
+                   f"{_n(bypass_cpu - floor_cpu, 3)} ms through graphql-core and ragweave's executor without the "
+                   "pipeline.")
+    return spent + (
+        "Two experiments in the same run, with the same answers (perf/pipeline_floor.py, also "
+        "`python -m perf.instructions --skip pipeline|execution` in-process), show where the CPU goes. Without "
+        "Strawberry's view, `Schema.execute` and the extension hooks (the extensions' work done by hand): "
+        f"{versus_rest(bypass)}. Without GraphQL execution as well (the answer built by hand from the same two "
+        f"backend calls): {versus_rest(floor)}. That is the floor of ragweave's per-request work before any field "
+        "is executed: the middleware, the view's entry, the context and the caller's key, the cost and the rate "
+        f"limit, the deadline, the metrics, the encoding.{verdict}")
 
 
 def _b(s: dict) -> str:

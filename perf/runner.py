@@ -47,6 +47,7 @@ def fleet_spec(openai_url: str, streams_url: str) -> dict[str, dict]:
         "chat2": {"app": "ragweave", "workers": 2, "extra_env": chat_env},
         "stream1": {"app": "ragweave", "extra_env": {"OPENAI_BASE_URL": streams_url, "OPENAI_API_KEY": "perf"}},
         "rw1-asyncio": {"app": "ragweave", "loop": "asyncio"},
+        **{f"rw1-skip-{skip}": {"app": "ragweave", "extra_env": {"PERF_SKIP": skip}} for skip in scenarios.SKIPS},
         **loop_servers("rw2lat", latency, {}, scenarios.ADMISSION_C),
         **loop_servers("chat2", {}, chat_env, scenarios.ADMISSION_G),
     }
@@ -61,7 +62,8 @@ def loop_servers(name: str, latency: dict, env: dict[str, str], limit: int) -> d
 
 # the servers each scenario measures ("openai" and "openai-streams" are the LLM test servers chat2 and stream1 call)
 LOOPS_OF = [f"{loop}{suffix}" for loop, suffix in scenarios.LOOP_VARIANTS]
-SERVERS_OF = {"a": ["rw1", "rw1-asyncio", "rest1"], "b": ["rw1", "naive1", "noload1", "rwdebug1"],
+SERVERS_OF = {"a": ["rw1", "rw1-asyncio", "rest1", *(f"rw1-skip-{skip}" for skip in scenarios.SKIPS)],
+              "b": ["rw1", "naive1", "noload1", "rwdebug1"],
               "c": ["rw2lat", *(f"rw2lat-{v}" for v in LOOPS_OF)], "d": ["rw2lat", "rest1lat"],
               "e": ["rw1", "rw2", "rest1", "rest2"], "f": [],
               "g": ["chat2", "openai", *(f"chat2-{v}" for v in LOOPS_OF)], "h": ["stream1", "openai-streams"]}

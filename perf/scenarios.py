@@ -14,6 +14,9 @@ REST_SMALL = json.dumps({"query": QUERY, "topK": 10})
 CRITICAL_PATH_MS = 20 + 30  # RetrieveWithEntities: vector query (20 ms), then chunk.entities (30 ms); embed 0
 REST_PATH_MS = 20  # the REST baseline's search: the vector query only
 REST_FLOOR = "rest (floor: plain endpoint, same load generator)"
+# (a)'s experiments (perf/pipeline_floor.py): servers whose plain POSTs skip Strawberry's pipeline, or execution too
+SKIPS = {"pipeline": "ragweave without Strawberry's pipeline (experiment)",
+         "execution": "ragweave without GraphQL execution (experiment: the floor)"}
 
 
 # Admission limits of the "admission" variants of (c) and (g): per worker, below the connections each worker holds
@@ -48,12 +51,15 @@ def loop_variants(fleet, server: str, rate: float, limit: int, base: str | None,
 
 def cpu_small_vs_rest(bench: Bench, fleet) -> dict:
     m = bench.mode
+    small = gql("Small", q=QUERY, k=10)
     rows = bench.interleaved({
-        "ragweave": (fleet["rw1"], gql("Small", q=QUERY, k=10), m.small, 8, {}),
-        "ragweave, asyncio loop": (fleet["rw1-asyncio"], gql("Small", q=QUERY, k=10), m.small, 8, {}),
+        "ragweave": (fleet["rw1"], small, m.small, 8, {}),
+        "ragweave, asyncio loop": (fleet["rw1-asyncio"], small, m.small, 8, {}),
         "rest": (fleet["rest1"], REST_SMALL, m.small, 8, {"path": "/search"}),
+        **{name: (fleet[f"rw1-skip-{skip}"], small, m.small, 8, {}) for skip, name in SKIPS.items()},
     })
-    same = bench.post(fleet["rw1"], gql("Small", q=QUERY, k=10))["data"] == bench.post(
+    answers = [bench.post(fleet[server], small)["data"] for server in ("rw1", *(f"rw1-skip-{k}" for k in SKIPS))]
+    same = all(a == answers[0] for a in answers) and answers[0] == bench.post(
         fleet["rest1"], REST_SMALL, "/search")["data"]
     ratio = _ratio(rows["ragweave"]["server_cpu_ms_per_op"], rows["rest"]["server_cpu_ms_per_op"])
     return {"id": "a", "title": "Small op, zero-latency fakes: server CPU per op, ragweave vs plain REST",

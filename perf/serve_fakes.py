@@ -67,6 +67,10 @@ def build_app() -> Starlette:
         if kind == "noloaders":
             _unbatched_loaders()
         app = create_app(Settings.from_env(graphql_ide=False), open_ds=open_ds)
+        if env.get("PERF_SKIP"):  # an experiment of (a): perf/pipeline_floor.py
+            from perf import pipeline_floor
+
+            pipeline_floor.install(env["PERF_SKIP"])
     app.router.routes.append(Route("/perf/calls", perf_calls))
     return app
 
