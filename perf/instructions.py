@@ -127,7 +127,7 @@ async def _measure(args: argparse.Namespace) -> None:
     if args.skip:
         from perf import pipeline_floor
 
-        pipeline_floor.install(args.skip)
+        pipeline_floor.install(args.skip, frozenset(args.drop))
         if json.loads(await once())["data"] != json.loads(answer)["data"]:
             raise SystemExit(f"without the {args.skip}, the operation answers other data")
     for _ in range(args.warmup):
@@ -169,7 +169,8 @@ def _under_callgrind(args: argparse.Namespace) -> int:
                    f"--callgrind-out-file={scratch}/callgrind.out", sys.executable, "-m", "perf.instructions",
                    "--inside", "--app", args.app, "--op", args.op, "--requests", str(args.requests),
                    "--warmup", str(args.warmup), *(["--top-k", str(args.top_k)] if args.top_k else []),
-                   *(["--skip", args.skip] if args.skip else [])]
+                   *(["--skip", args.skip] if args.skip else []),
+                   *(["--drop", ",".join(args.drop)] if args.drop else [])]
         done = subprocess.run(command, capture_output=True, text=True)
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or not found:
@@ -192,10 +193,18 @@ def main() -> int:
     parser.add_argument("--skip", choices=["pipeline", "execution"],
                         help="an experiment (perf/pipeline_floor.py): plain POSTs skip Strawberry's view, "
                              "Schema.execute and the extension hooks; `execution` (Small only) also GraphQL execution")
+    parser.add_argument("--drop", type=lambda text: text.split(","), default=[],
+                        help="with --skip: also leave out these parts of the per-request work (comma-separated: "
+                             "context, cost, limiter, deadline, metrics)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)  # the process callgrind runs
     args = parser.parse_args()
     if args.idle and not args.cpu:
         parser.error("--idle measures time and CPU: use it with --cpu")
+    if args.drop:
+        from perf.pipeline_floor import PARTS
+
+        if not args.skip or not set(args.drop) <= set(PARTS):
+            parser.error(f"--drop needs --skip, and takes {', '.join(PARTS)}")
     if args.skip and (args.app != "ragweave" or args.op == STREAM or (args.skip == "execution" and args.op != "Small")):
         parser.error("--skip is for ragweave's queries; --skip execution for Small")
     if not args.cpu and not args.inside:

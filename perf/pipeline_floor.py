@@ -10,12 +10,15 @@ nothing else. The difference to the normal run bounds what a pipeline of ragweav
 `--skip execution` (the Small operation only) also skips GraphQL execution: the answer is built by hand from the
 search loader's hits. What is left is the floor of any GraphQL server with ragweave's per-request work: the
 middleware, the view's entry, the context and the caller's key, cost, rate limit, deadline, metrics, the backend
-calls and the encoding.
+calls and the encoding. `--drop` leaves out parts of that work as well, to measure what each costs: `context`
+(the first request's context serves every later one, with fresh loaders: no key check), `cost` (a constant),
+`limiter`, `deadline`, `metrics`.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 from typing import Any
 
 import orjson
@@ -24,13 +27,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ragweave.app import GraphQLView
+from ragweave.context import Context
 from ragweave.datasources.calls import current_call_log
 from ragweave.deadline import request_deadline
 from ragweave.resolvers.cost import operation_cost
 from ragweave.resolvers.search import search_key
 from ragweave.schema.execution import Executor
 
+PARTS = ("context", "cost", "limiter", "deadline", "metrics")
 _documents: dict[str, DocumentNode] = {}
+_dropped: frozenset[str] = frozenset()
+_kept_context: list[Context] = []
 
 
 async def _executed(schema: Any, document: DocumentNode, context: Any, name: str | None,
@@ -50,8 +57,17 @@ async def _small_by_hand(schema: Any, document: DocumentNode, context: Any, name
 _answer = _executed
 
 
+async def _context(view: GraphQLView, request: Request) -> Context:
+    if "context" not in _dropped or not _kept_context:
+        _kept_context[:] = [await view.get_context(request, response=None)]  # type: ignore[arg-type]
+        return _kept_context[0]
+    context = _kept_context[0]
+    context.loaders = context.fresh_loaders()
+    return context
+
+
 async def _run_without_pipeline(view: GraphQLView, request: Request, data: dict[str, Any]) -> Response:
-    context = await view.get_context(request, response=None)  # type: ignore[arg-type]
+    context = await _context(view, request)
     query, name, variables = data["query"], data.get("operationName"), data.get("variables")
     document = _documents.get(query)
     if document is None:
@@ -60,23 +76,26 @@ async def _run_without_pipeline(view: GraphQLView, request: Request, data: dict[
     token = current_call_log.set(context.call_log)
     started = time.perf_counter()
     try:
-        cost = operation_cost(schema, document, variables, name)
-        if context.limiter is not None:
+        cost = 12 if "cost" in _dropped else operation_cost(schema, document, variables, name)
+        if context.limiter is not None and "limiter" not in _dropped:
             await context.limiter.take(context.rate_key, cost)
-        with request_deadline(context.settings.request_deadline_s):
+        deadline = nullcontext() if "deadline" in _dropped else request_deadline(context.settings.request_deadline_s)
+        with deadline:
             answer = await _answer(schema, document, context, name, variables)
     finally:
         context.loaders.close()
         current_call_log.reset(token)
-    request.app.state.metrics.observe_operation(name, "query", time.perf_counter() - started, [],
-                                                context.call_log.calls, context.call_log.millis, admit=True)
+    if "metrics" not in _dropped:
+        request.app.state.metrics.observe_operation(name, "query", time.perf_counter() - started, [],
+                                                    context.call_log.calls, context.call_log.millis, admit=True)
     body = {"data": answer, "extensions": {"cost": {"estimated": cost}}}
     return Response(orjson.dumps(body), media_type="application/json")
 
 
-def install(skip: str) -> None:
+def install(skip: str, drop: frozenset[str] = frozenset()) -> None:
     """From now on, every plain POST of this process's apps skips the pipeline (and with "execution", executing
-    the operation too)."""
-    global _answer
+    the operation too), and the `drop`ped parts of the per-request work."""
+    global _answer, _dropped
     _answer = _small_by_hand if skip == "execution" else _executed
+    _dropped = frozenset(drop)
     GraphQLView._run_plain_post = _run_without_pipeline  # type: ignore[assignment,method-assign]

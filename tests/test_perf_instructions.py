@@ -39,3 +39,10 @@ def test_the_runs_without_the_pipeline_answer_the_same_data(op, skip):
     """The experiment skips Strawberry's pipeline, or execution as well (perf/pipeline_floor.py); it measures
     only after its answer matched the normal one."""
     assert re.fullmatch(rf"ragweave {op}: \d+\.\d{{3}} ms CPU per request\n", measure("--op", op, "--skip", skip))
+
+
+def test_the_floor_without_its_parts_answers_the_same_data():
+    """`--drop` leaves parts of the per-request work out of the floor, one request's context serving the next."""
+    every_part = "context,cost,limiter,deadline,metrics"
+    assert re.fullmatch(r"ragweave Small: \d+\.\d{3} ms CPU per request\n",
+                        measure("--op", "Small", "--skip", "execution", "--drop", every_part))
