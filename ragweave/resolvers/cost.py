@@ -230,13 +230,13 @@ def _memo_key(plan: _Plan, coerced: Mapping[str, Any]) -> tuple[Any, ...] | None
     """What the cost depends on besides the plan: whether each variable it reads is given and its value, and
     whether each other variable is missing or null (that can make a field's arguments invalid, and the cost 0).
     None when a value read is not hashable (a chat's messages): then it is computed."""
-    key: list[Any] = [(name in coerced, type(value := coerced.get(name)), value) for name in plan.read]
-    key.extend(0 if name not in coerced else 1 if coerced[name] is None else 2 for name in plan.unread)
+    key = (*((name in coerced, type(value := coerced.get(name)), value) for name in plan.read),
+           *(0 if name not in coerced else 1 if coerced[name] is None else 2 for name in plan.unread))
     try:
-        hash(tuple(key))
+        hash(key)
     except TypeError:
         return None
-    return tuple(key)
+    return key
 
 
 def _variables(plan: _Plan, given: Mapping[str, Any]) -> VariableValues | None:
