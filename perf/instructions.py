@@ -167,10 +167,7 @@ def _under_callgrind(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
                    f"--callgrind-out-file={scratch}/callgrind.out", sys.executable, "-m", "perf.instructions",
-                   "--inside", "--app", args.app, "--op", args.op, "--requests", str(args.requests),
-                   "--warmup", str(args.warmup), *(["--top-k", str(args.top_k)] if args.top_k else []),
-                   *(["--skip", args.skip] if args.skip else []),
-                   *(["--drop", ",".join(args.drop)] if args.drop else [])]
+                   "--inside", *sys.argv[1:]]  # the same options: this process parsed and checked them
         done = subprocess.run(command, capture_output=True, text=True)
     found = re.search(r"Collected : (\d+)", done.stderr)
     if done.returncode != 0 or not found:

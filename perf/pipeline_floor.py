@@ -37,7 +37,7 @@ from ragweave.schema.execution import Executor
 PARTS = ("context", "cost", "limiter", "deadline", "metrics")
 _documents: dict[str, DocumentNode] = {}
 _dropped: frozenset[str] = frozenset()
-_kept_context: list[Context] = []
+_kept_context: Context | None = None  # with `--drop context`: the first request's, serving every later one
 
 
 async def _executed(schema: Any, document: DocumentNode, context: Any, name: str | None,
@@ -58,11 +58,13 @@ _answer = _executed
 
 
 async def _context(view: GraphQLView, request: Request) -> Context:
-    if "context" not in _dropped or not _kept_context:
-        _kept_context[:] = [await view.get_context(request, response=None)]  # type: ignore[arg-type]
-        return _kept_context[0]
-    context = _kept_context[0]
-    context.loaders = context.fresh_loaders()
+    global _kept_context
+    if _kept_context is not None:
+        _kept_context.loaders = _kept_context.fresh_loaders()
+        return _kept_context
+    context = await view.get_context(request, response=None)  # type: ignore[arg-type]
+    if "context" in _dropped:
+        _kept_context = context
     return context
 
 
