@@ -515,3 +515,94 @@ def test_a_streams_root_is_collected_once_and_answers_as_graphql_core(monkeypatc
     collected.clear()
     assert asyncio.run(events()) == short
     assert collected.count("graphql.execution.executor") == 3  # once per event on graphql-core's path
+
+
+def test_plain_selections_are_completed_by_generated_functions(monkeypatch, full_path_only):
+    """A selection of plain attributes (scalars, enums, `__typename`, objects and lists of them whose selections
+    are plain too) is completed by one generated function; a value that is not plain (null for a non-null field,
+    null among non-null items) goes through the general path, which answers what graphql-core answers."""
+    completed, refused = [], []
+    original = execution.compile_completer
+
+    def observed(fields):
+        complete = original(fields)
+
+        def run(source):
+            try:
+                answer = complete(source)
+            except Exception:
+                refused.append(type(source).__name__)
+                raise
+            completed.append(type(source).__name__)
+            return answer
+
+        return run
+
+    monkeypatch.setattr(execution, "compile_completer", observed)
+    schema = tree_schema.__wrapped__()  # a schema of its own: nothing compiled before the patch is kept
+    plain, broken, mixed = TREE_QUERIES[0], TREE_QUERIES[2], TREE_QUERIES[6]
+
+    def answers(query: str) -> tuple[object, list[str]]:
+        result = asyncio.run(schema.execute(query))
+        return result.data, sorted(f"{e.path}: {e.message}" for e in result.errors or [])
+
+    def counted(query: str) -> tuple[tuple[object, list[str]], dict[str, int], list[str]]:
+        completed.clear()
+        refused.clear()
+        answer = answers(query)
+        return answer, {name: completed.count(name) for name in set(completed)}, list(refused)
+
+    first = [counted(query) for query in (plain, broken, mixed)]
+    assert [counted(query) for query in (plain, broken, mixed)] == first  # again, from the completers kept
+    (short_plain, *_), (short_broken, *_), (short_mixed, *_) = first
+    # `plain`: the two nodes, each with two children (Node's completers, one per selection) and their leaves
+    assert first[0][1:] == ({"Node": 2 + 4, "Leaf": 2 + 4 + 2 * 3 + 2 * 1}, [])
+    # `broken`: node b's `required` holds a null: b goes to the general path, which reports it
+    assert first[1][1]["Node"] == 1 and first[1][2] == ["Node"] and "Node.required" in str(short_broken)
+    # `mixed`: a node's `later` is a resolver, so nodes are not plain; the leaves `later` returns are
+    assert first[2][1:] == ({"Leaf": 2 + 2 + 4}, [])
+    short = [short_plain, short_broken, short_mixed]
+    full_path_only()
+    assert [answers(query) for query in (plain, broken, mixed)] == short
+
+
+class _Thing:
+    def __init__(self, **attributes: object) -> None:
+        self.__dict__.update(attributes)
+
+
+def test_a_generated_completer_answers_the_plain_case_and_refuses_the_rest():
+    from graphql import GraphQLFloat, GraphQLString
+
+    from ragweave.schema.completion import Impure, LeafField, ObjectField, TypeNameField, compile_completer
+
+    leaf = compile_completer([LeafField("label", "label", GraphQLString.serialize, True)])
+    thing = compile_completer([
+        TypeNameField("kind", "Thing"),
+        LeafField("b", "name", GraphQLString.serialize, True),
+        LeafField("a", "name", GraphQLString.serialize, True),
+        LeafField("score", "score", GraphQLFloat.serialize, False),
+        ObjectField("items", "items", True, True, False, _Thing, leaf),
+        ObjectField("one", "one", False, False, True, _Thing, leaf),
+    ])
+    answer = thing(_Thing(name="n", score=None, items=(_Thing(label="x"), None), one=None))
+    assert answer == {"kind": "Thing", "b": "n", "a": "n", "score": None, "items": [{"label": "x"}, None],
+                      "one": None}
+    assert list(answer) == ["kind", "b", "a", "score", "items", "one"]
+    assert thing(_Thing(name=3, score=2, items=[], one=_Thing(label="o"))) == {
+        "kind": "Thing", "b": "3", "a": "3", "score": 2.0, "items": [], "one": {"label": "o"}}
+    for not_plain in (
+        _Thing(name=None, score=1.0, items=[], one=None),  # null for a non-null field
+        _Thing(name="n", score=float("inf"), items=[], one=None),  # a scalar that does not serialize
+        _Thing(name="n", score=1.0, items=None, one=None),  # a null list where the list is non-null
+        _Thing(name="n", score=1.0, items={_Thing(label="x")}, one=None),  # not a list
+        _Thing(name="n", score=1.0, items=[object()], one=None),  # an item of another type
+        _Thing(name="n", score=1.0, items=[], one=_Thing(label=None)),  # below: null for a non-null field
+        _Thing(name="n", score=1.0, items=[]),  # a missing attribute
+    ):
+        with pytest.raises(Exception):  # noqa: B017  (any failure sends the value to the general path)
+            thing(not_plain)
+    with pytest.raises(Impure):
+        compile_completer([ObjectField("one", "one", True, False, True, _Thing, leaf)])(_Thing(one=None))
+    with pytest.raises(ValueError, match="not an attribute name"):
+        compile_completer([LeafField("x", "a-b", GraphQLString.serialize, True)])

@@ -12,6 +12,9 @@ the resolver (Strawberry's attribute getter), then completion through half a doz
 - a subscription field, for each event, is the event (Strawberry's resolver there returns it) without coercing
   its arguments again: they were coerced, with the same variables, when the stream was subscribed; and the
   root's fields, collected for the first event, serve every later one (same operation, same variables).
+- a selection of plain attributes only (scalars, enums, `__typename`, objects and lists of them whose own
+  selections are plain too) is completed by a function generated for it (`ragweave.schema.completion`), kept
+  with the selection across requests of a static operation;
 - `__typename` is the parent type's name, as graphql-core's meta field resolves it;
 - a value of a Strawberry union (a chat stream's events) is completed as the member whose definition the
   value carries, which is the member Strawberry's type resolver picks for it.
@@ -60,6 +63,14 @@ from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 from ragweave.resolvers.cost import literal_arguments
 from ragweave.schema.arguments import ArgumentConverters
+from ragweave.schema.completion import (
+    LeafField,
+    ObjectField,
+    PlainField,
+    TypeNameField,
+    compile_completer,
+    usable_attribute,
+)
 
 _MISSING = object()
 _MAX_CACHED = 4096  # operations, field groups and grouped field sets kept across requests
@@ -146,6 +157,8 @@ class _SchemaPlans:
         self.subfields: dict[tuple[GraphQLObjectType, tuple[int, ...]], tuple[tuple[FieldNode, ...], Any]] = {}
         # grouped field set (from `subfields`, so kept there) -> its steps
         self.steps_of_sets: dict[int, tuple[Any, list[tuple[str, Any, _Step]]]] = {}
+        # grouped field set (from `subfields`) -> its generated completer (`ragweave.schema.completion`), or None
+        self.completers: dict[int, tuple[Any, Any]] = {}
         # field node -> (the node, its definition, its coerced arguments or None when they are not constant)
         self.literal_arguments: dict[int, tuple[FieldNode, GraphQLField, dict[str, Any] | None]] = {}
 
@@ -173,6 +186,7 @@ class _SchemaPlans:
         if len(self.subfields) >= _MAX_CACHED:
             self.subfields.clear()
             self.steps_of_sets.clear()  # their grouped field sets are no longer kept alive
+            self.completers.clear()
         self.subfields[(return_type, tuple(map(id, nodes)))] = (nodes, collected)
 
     def constant_arguments(self, field_def: GraphQLField, node: FieldNode) -> dict[str, Any] | None:
@@ -436,6 +450,45 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         kept[id(grouped_field_set)] = (grouped_field_set, steps)
         return steps
 
+    def _completer(self, object_type: GraphQLObjectType, grouped_field_set: Any) -> Any:
+        """The generated completer (`ragweave.schema.completion`) of a selection kept across requests, or None
+        where one of its fields is more than a plain attribute."""
+        if not self._static:
+            return None
+        completers = self._schema_plans.completers
+        cached = completers.get(id(grouped_field_set))
+        if cached is not None and cached[0] is grouped_field_set:
+            return cached[1]
+        fields = self._plain_fields(object_type, grouped_field_set)
+        completer = None if fields is None else compile_completer(fields)
+        if len(completers) >= _MAX_CACHED:
+            completers.clear()
+        completers[id(grouped_field_set)] = (grouped_field_set, completer)
+        return completer
+
+    def _plain_fields(self, object_type: GraphQLObjectType, grouped_field_set: Any) -> list[PlainField] | None:
+        plans, fields = self._schema_plans, []
+        for key, details in grouped_field_set.items():
+            if _directed(details):
+                return None
+            step = plans.step(object_type, details[0].node.name.value)
+            kind = type(step)
+            if kind is _TypeName:
+                fields.append(TypeNameField(key, object_type.name))
+            elif kind is _Leaf and usable_attribute(step.attribute):
+                fields.append(LeafField(key, step.attribute, step.serialize, step.non_null))
+            elif kind is _ObjectAttribute and usable_attribute(step.attribute):
+                shape = step.shape
+                below, deferred, _ = self.collect_subfields(shape.object_type, details)
+                complete = None if deferred else self._completer(shape.object_type, below)
+                if complete is None:
+                    return None
+                fields.append(ObjectField(key, step.attribute, shape.non_null, shape.is_list, shape.item_non_null,
+                                          shape.python_type, complete))
+            else:
+                return None
+        return fields
+
     def execute_fields(
         self, parent_type: GraphQLObjectType, source: Any, path: Path | None, grouped_field_set: Any,
         position_context: Any,
@@ -618,6 +671,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         if collected[1]:  # deferred fragments
             return _FALLBACK
         grouped_field_set, is_awaitable = collected[0], self.is_awaitable
+        complete = self._completer(object_type, grouped_field_set)
+        if complete is not None:
+            try:
+                return [None if item is None else complete(item) for item in value]
+            except Exception:  # a value that is not plain: the loop below completes the list and reports it
+                pass
         completed: list[Any] = []
         awaiting: list[int] = []
         try:
@@ -648,6 +707,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set, deferred, _ = self.collect_subfields(object_type, details)
         if deferred:
             return self.collect_and_execute_subfields(object_type, details, path, value, None)
+        complete = self._completer(object_type, grouped_field_set)
+        if complete is not None:
+            try:
+                return complete(value)
+            except Exception:  # a value that is not plain: `execute_fields` completes it and reports it
+                pass
         return self.execute_fields(object_type, value, path, grouped_field_set, None)
 
 
