@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 import aiodataloader
-from aiodataloader import DataLoader
+from aiodataloader import DataLoader, Loader, dispatch_queue_batch
 
 from ragweave import records
 from ragweave.datasources.graph import Mention
@@ -61,6 +61,21 @@ class _BatchLoader(DataLoader):
     @staticmethod
     def get_cache_key(key: Any) -> Any:
         return key
+
+    def do_resolve_reject(self, key: Any, future: Any) -> None:
+        """DataLoader's, which dispatches two loop iterations after the first key of a batch through two Tasks
+        (one to dispatch, one to run the batch). The same two iterations pass here through two plain callbacks,
+        so the same keys join each batch, and the batch runs in the one Task it needs."""
+        self._queue.append(Loader(key=key, future=future))
+        if len(self._queue) == 1:
+            self.loop.call_soon(self._dispatch_next_iteration)
+
+    def _dispatch_next_iteration(self) -> None:
+        self.loop.call_soon(self._dispatch)
+
+    def _dispatch(self) -> None:
+        queue, self._queue = self._queue, []
+        self.loop.create_task(dispatch_queue_batch(self, queue))
 
 
 def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader:

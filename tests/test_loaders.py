@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiodataloader import DataLoader
 
 from ragweave.datasources.calls import CallLog, current_call_log
@@ -58,3 +60,34 @@ async def test_batch_loaders_are_built_as_aiodataloader_builds_a_default_loader(
     assert ours.loop is theirs.loop and ours.get_cache_key("k") == "k"
     assert await ours.load_many([1, 2, 1]) == [2, 4, 2] and batches == [[1, 2]]
     assert await ours.load(2) == 4 and batches == [[1, 2]]
+
+
+async def test_batches_take_the_keys_aiodataloader_batches_take():
+    """`_BatchLoader` dispatches without aiodataloader's two Tasks: keys loaded one, two, three... loop iterations
+    after a batch's first key join the same batches as with aiodataloader's DataLoader."""
+
+    async def batches_of(build) -> list[list[str]]:
+        batches: list[list[str]] = []
+
+        async def echo(keys: list[str]) -> list[str]:
+            batches.append(list(keys))
+            return keys
+
+        loader = build(echo)
+
+        async def after(iterations: int, key: str) -> str:
+            for _ in range(iterations):
+                await asyncio.sleep(0)
+            return await loader.load(key)
+
+        first = loader.load("now")
+        loop = asyncio.get_running_loop()
+        soon = loop.create_future()
+        loop.call_soon(lambda: soon.set_result(loader.load("callback")))
+        answers = await asyncio.gather(*(after(i, f"{i}.{n}") for i in range(7) for n in range(2)))
+        assert answers == [f"{i}.{n}" for i in range(7) for n in range(2)]
+        assert await first == "now" and await (await soon) == "callback"
+        return batches
+
+    ours, theirs = await batches_of(_BatchLoader), await batches_of(DataLoader)
+    assert ours == theirs and len(ours) >= 3, (ours, theirs)
