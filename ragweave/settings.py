@@ -127,6 +127,7 @@ class Settings:
     trusted_documents: Path | None = None
     apq_cache_size: int = 10_000
     gc_tuning: bool = False  # the server's default is on (RAGWEAVE_GC_TUNING); off for apps built in-process
+    query_lane: bool = True  # plain POSTed queries skip Strawberry's operation pipeline (ragweave/query_lane.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -194,6 +195,7 @@ class Settings:
             if reader.optional("RAGWEAVE_TRUSTED_DOCUMENTS") else None,
             apq_cache_size=reader.int("RAGWEAVE_APQ_CACHE_SIZE", 10_000, 0, 10_000_000),
             gc_tuning=reader.bool("RAGWEAVE_GC_TUNING", True),
+            query_lane=reader.bool("RAGWEAVE_QUERY_LANE", True),
         )
         if settings.chunk_overlap >= settings.chunk_size:
             raise SettingsError("RAGWEAVE_CHUNK_OVERLAP must be smaller than RAGWEAVE_CHUNK_SIZE")

@@ -22,7 +22,7 @@ from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.observability import is_observability, operation_extensions
 from ragweave.observability.metrics import Metrics, MetricsExtension, metrics_endpoint, observe_batch, observe_tokens
 from ragweave.persisted import PersistedQueries, PersistedQueriesMixin
-from ragweave.schema.extensions import Authentication
+from ragweave.schema.extensions import Authentication, ReleaseLoaders
 from ragweave.settings import Settings
 from tests.servers.openai_server import OpenAITestServer
 from tests.test_http import LOOPBACK, app_for
@@ -33,10 +33,12 @@ def observe(
     log_debug: bool = False,
 ) -> Starlette:
     """Wire an app from `create_app` the way the proposed app.py diff does, replacing what it already wires:
-    the operation extensions first in the schema, persisted queries on the view, GET /metrics."""
+    the operation extensions first in the schema (after ReleaseLoaders, which wraps them), persisted queries on
+    the view, GET /metrics."""
     view = next(r.app for r in app.routes if isinstance(r, Route) and r.path == "/graphql")
-    kept = [e for e in view.schema.extensions if not is_observability(e)]
-    view.schema.extensions = (*operation_extensions(metrics, log_debug=log_debug), *kept)
+    first, *kept = [e for e in view.schema.extensions if not is_observability(e)]
+    assert first is ReleaseLoaders  # it wraps the operation extensions, as in `build_schema`
+    view.schema.extensions = (first, *operation_extensions(metrics, log_debug=log_debug), *kept)
     if not isinstance(view, PersistedQueriesMixin):
         wired = object.__new__(type("PersistedView", (PersistedQueriesMixin, type(view)), {}))
         vars(wired).update(vars(view))

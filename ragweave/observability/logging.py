@@ -82,27 +82,30 @@ class OperationLogExtension(SchemaExtension):
             failure = exc
             raise
         finally:
-            self._log(ec, tally, (time.perf_counter() - started) * 1000, failure)
+            log_operation(ec, tally, (time.perf_counter() - started) * 1000, failure, debug=self.debug)
 
-    def _log(self, ec: ExecutionContext, tally: CallTally, elapsed_ms: float, failure: BaseException | None) -> None:
-        calls, _ = tally.delta()
-        codes = error_codes(ec, failure)
-        name, type_ = operation_name(ec) or ANONYMOUS, operation_type(ec)
-        fields: dict[str, object] = {
-            "request_id": request_id(ec.context),
-            "operation_name": name,
-            "operation_type": type_,
-            "duration_ms": round(elapsed_ms, 3),
-            "backend_calls": sum(calls.values()),
-            "error_codes": codes,
-            "tenant": None if getattr(ec.context, "auth_error", None) else getattr(ec.context, "tenant", None),
-        }
-        errors = (ec.result.errors if ec.result is not None else None) or []
-        if internal := [e.extensions["requestId"] for e in errors if "requestId" in (e.extensions or {})]:
-            fields["internal_error_ids"] = internal
-        if self.debug:
-            fields["query"] = ec.query
-            fields["variables"] = ec.variables
-        level = logging.WARNING if "INTERNAL_SERVER_ERROR" in codes else logging.INFO
-        log.log(level, "graphql %s %s %.1fms calls=%d errors=%s", type_, name, elapsed_ms, fields["backend_calls"],
-                ",".join(codes) or "-", extra=fields)
+
+def log_operation(ec: ExecutionContext, tally: CallTally, elapsed_ms: float, failure: BaseException | None, *,
+                  debug: bool) -> None:
+    """The operation's log line (with the query text and variables when `debug`)."""
+    calls, _ = tally.delta()
+    codes = error_codes(ec, failure)
+    name, type_ = operation_name(ec) or ANONYMOUS, operation_type(ec)
+    fields: dict[str, object] = {
+        "request_id": request_id(ec.context),
+        "operation_name": name,
+        "operation_type": type_,
+        "duration_ms": round(elapsed_ms, 3),
+        "backend_calls": sum(calls.values()),
+        "error_codes": codes,
+        "tenant": None if getattr(ec.context, "auth_error", None) else getattr(ec.context, "tenant", None),
+    }
+    errors = (ec.result.errors if ec.result is not None else None) or []
+    if internal := [e.extensions["requestId"] for e in errors if "requestId" in (e.extensions or {})]:
+        fields["internal_error_ids"] = internal
+    if debug:
+        fields["query"] = ec.query
+        fields["variables"] = ec.variables
+    level = logging.WARNING if "INTERNAL_SERVER_ERROR" in codes else logging.INFO
+    log.log(level, "graphql %s %s %.1fms calls=%d errors=%s", type_, name, elapsed_ms, fields["backend_calls"],
+            ",".join(codes) or "-", extra=fields)

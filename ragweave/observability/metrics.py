@@ -196,17 +196,21 @@ class MetricsExtension(SchemaExtension):
                 pass
             if self.subscribed:
                 self.metrics.subscriptions.dec()
-            calls, millis = tally.delta()
-            self.metrics.observe_operation(
-                operation_name(ec), operation_type(ec), elapsed, error_codes(ec, failure), calls, millis,
-                admit=validated(ec),
-            )
+            observe(self.metrics, ec, tally, elapsed, failure)
 
     def on_execute(self) -> Iterator[None]:
         if not self.subscribed and operation_type(self.execution_context) == "subscription":
             self.subscribed = True
             self.metrics.subscriptions.inc()
         yield
+
+
+def observe(metrics: Metrics, ec: ExecutionContext, tally: CallTally, elapsed: float,
+            failure: BaseException | None) -> None:
+    """Count one ended operation: its name and type, duration, error codes and backend calls."""
+    calls, millis = tally.delta()
+    metrics.observe_operation(operation_name(ec), operation_type(ec), elapsed, error_codes(ec, failure), calls, millis,
+                              admit=validated(ec))
 
 
 async def metrics_endpoint(request: Request) -> Response:

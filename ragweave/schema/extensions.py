@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.extensions import SchemaExtension
@@ -84,20 +85,28 @@ class CostLimits(SchemaExtension):
 
     async def on_execute(self) -> AsyncIterator[None]:
         ec = self.execution_context
-        context = ec.context
-        budget = context.settings.max_cost
         self._cost = cost = operation_cost(ec.schema._schema, ec.graphql_document, ec.variables, ec.operation_name)
+        budget = ec.context.settings.max_cost
         if cost > budget:
             raise AppError(f"the operation costs {cost}, over the budget of {budget}: ask for fewer items",
                            code="COST_LIMIT", cost=cost, budget=budget)
-        if context.limiter is not None:
-            wait = await context.limiter.take(context.rate_key, cost)
-            if wait:
-                raise AppError("rate limit exceeded", code="RATE_LIMITED", retryAfter=round(wait, 3), cost=cost)
+        await take_rate(ec.context, cost)
         yield
 
     def get_results(self) -> dict[str, object]:
-        return {} if self._cost is None else {"cost": {"estimated": self._cost}}
+        return cost_results(self._cost)
+
+
+async def take_rate(context: Any, cost: int) -> None:
+    """Take `cost` from the caller's rate; refuses the operation (RATE_LIMITED, with `retryAfter`) when short."""
+    if context.limiter is not None:
+        wait = await context.limiter.take(context.rate_key, cost)
+        if wait:
+            raise AppError("rate limit exceeded", code="RATE_LIMITED", retryAfter=round(wait, 3), cost=cost)
+
+
+def cost_results(cost: int | None) -> dict[str, object]:
+    return {} if cost is None else {"cost": {"estimated": cost}}
 
 
 class RequestDeadline(SchemaExtension):
@@ -145,9 +154,14 @@ class DebugExtensions(SchemaExtension):
     def get_results(self) -> dict[str, object]:
         if not self.report or self._log is None:
             return {}
-        timings = {name: round(ms, 3) for name, ms in {**self._log.millis, **self._log.stages}.items()}
-        timings["total"] = round((time.perf_counter() - self._started) * 1000, 3)
-        return {"backendCalls": dict(self._log.calls), "timings": timings}
+        return debug_results(self._log, self._started)
+
+
+def debug_results(call_log: CallLog, started: float) -> dict[str, object]:
+    """`extensions.backendCalls` and `extensions.timings` (milliseconds; `total` since `started`)."""
+    timings = {name: round(ms, 3) for name, ms in {**call_log.millis, **call_log.stages}.items()}
+    timings["total"] = round((time.perf_counter() - started) * 1000, 3)
+    return {"backendCalls": dict(call_log.calls), "timings": timings}
 
 
 class ReportingDebugExtensions(DebugExtensions):
