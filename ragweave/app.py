@@ -37,7 +37,6 @@ from ragweave.observability.metrics import Metrics, metrics_endpoint
 from ragweave.observability.tracing import configure_tracing
 from ragweave.persisted import PersistedQueries, PersistedQueriesMixin
 from ragweave.plain_post import PlainPostMixin
-from ragweave.query_lane import QueryLane
 from ragweave.ratelimit import limiter_for
 from ragweave.schema import build_schema
 from ragweave.schema.extensions import coded
@@ -53,7 +52,6 @@ class GraphQLView(PlainPostMixin, PersistedQueriesMixin, GraphQL[Context, None])
         self.settings = settings
         outcome = metrics.observe_persisted if metrics is not None else None
         self.persisted_queries = PersistedQueries.from_settings(settings, on_outcome=outcome)
-        self.query_lane = QueryLane.for_schema(self.schema) if settings.query_lane else None
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = build_context(request.state.datasources, self.settings, request.state.jobs, request=request)

@@ -6,9 +6,9 @@ can never resolve another tenant's data and nothing is cached across requests.
 
 from __future__ import annotations
 
-from asyncio import get_running_loop
+from asyncio import Future, get_running_loop
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
@@ -76,6 +76,26 @@ class _BatchLoader(DataLoader):
     def _dispatch(self) -> None:
         queue, self._queue = self._queue, []
         self.loop.create_task(dispatch_queue_batch(self, queue))
+
+    def load_many(self, keys: Iterable[Any]) -> Awaitable[list[Any]]:
+        """DataLoader's gathers the loads, which wakes the caller one loop iteration after the last one is answered
+        (gather's callback, then the caller). Here the caller awaits them in order: all are already queued, so
+        they share the same batches. The first failure in key order propagates."""
+        return _in_order([self.load(key) for key in keys])
+
+
+async def _in_order(loads: list[Future[Any]]) -> list[Any]:
+    try:
+        return [await load for load in loads]
+    except BaseException:
+        for load in loads:  # as gather does: the other failures are retrieved, not logged as never retrieved
+            load.add_done_callback(_retrieve)
+        raise
+
+
+def _retrieve(load: Future[Any]) -> None:
+    if not load.cancelled():
+        load.exception()
 
 
 def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader:

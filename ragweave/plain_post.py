@@ -20,8 +20,6 @@ from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
-from ragweave.query_lane import QueryLane
-
 _OPTIONAL_OBJECT = (dict, type(None))
 
 
@@ -32,10 +30,7 @@ def _is_json(content_type: str | None) -> bool:
 
 
 class PlainPostMixin:
-    """For a Strawberry ASGI view (`class View(PlainPostMixin, ..., GraphQL[...])`). With `query_lane` set, the
-    queries it can run skip Strawberry's operation pipeline too (`ragweave.query_lane`)."""
-
-    query_lane: QueryLane | None = None
+    """For a Strawberry ASGI view (`class View(PlainPostMixin, ..., GraphQL[...])`)."""
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
         if context is UNSET and root_value is UNSET and self._plain_post(request):
@@ -70,16 +65,6 @@ class PlainPostMixin:
         root_value = await self.get_root_value(request)  # type: ignore[attr-defined]
         sub_response = await self.get_sub_response(request)  # type: ignore[attr-defined]
         context = await self.get_context(request, response=sub_response)  # type: ignore[attr-defined]
-        lane = self.query_lane
-        if lane is not None and lane.extensions is not self.schema.extensions:  # type: ignore[attr-defined]
-            lane = self.query_lane = lane.current()
-        if lane is not None and root_value is None and data.get("extensions") is None:
-            query, name = data.get("query"), data.get("operationName")
-            document = lane.document(query, name)
-            lane_result = None if document is None else await lane.execute(
-                document, query, context, data.get("variables"), name)
-            if lane_result is not None:
-                return await self._respond(request, lane_result, sub_response)
         request_data = GraphQLRequestData(
             query=data.get("query"), variables=data.get("variables"), operation_name=data.get("operationName"),
             extensions=data.get("extensions"), protocol="http",
@@ -90,9 +75,6 @@ class PlainPostMixin:
         )
         if not isinstance(result, ExecutionResult):
             raise TypeError(f"a plain POST cannot answer {type(result).__name__}")
-        return await self._respond(request, result, sub_response)
-
-    async def _respond(self, request: Request, result: ExecutionResult, sub_response: Any) -> Any:
         response_data = await self.process_result(request=request, result=result)  # type: ignore[attr-defined]
         if result.errors:
             self._handle_errors(result.errors, response_data)  # type: ignore[attr-defined]

@@ -127,7 +127,7 @@ class Settings:
     trusted_documents: Path | None = None
     apq_cache_size: int = 10_000
     gc_tuning: bool = False  # the server's default is on (RAGWEAVE_GC_TUNING); off for apps built in-process
-    query_lane: bool = True  # plain POSTed queries skip Strawberry's operation pipeline (ragweave/query_lane.py)
+    query_lane: bool = True  # queries skip Strawberry's operation pipeline (ragweave/schema/query_lane.py)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from aiodataloader import DataLoader
 
@@ -91,3 +92,33 @@ async def test_batches_take_the_keys_aiodataloader_batches_take():
 
     ours, theirs = await batches_of(_BatchLoader), await batches_of(DataLoader)
     assert ours == theirs and len(ours) >= 3, (ours, theirs)
+
+
+async def test_load_many_answers_in_key_order_from_one_batch_and_raises_its_failure():
+    """`load_many` awaits the loads in key order (no gather): one batch, the answers in key order, the batch's
+    failure raised."""
+    batches: list[list[int]] = []
+
+    async def tens(keys: list[int]) -> list[int]:
+        batches.append(keys)
+        await asyncio.sleep(0)
+        if 13 in keys:
+            raise ValueError("unlucky")
+        return [k * 10 for k in keys]
+
+    loader = _BatchLoader(tens)
+    first, second = await asyncio.gather(loader.load_many([1, 2]), loader.load_many([2, 1, 3]))
+    assert (first, second, batches) == ([10, 20], [20, 10, 30], [[1, 2, 3]])
+    loop, reported = asyncio.get_running_loop(), []
+    loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
+    try:
+        await _BatchLoader(tens).load_many([12, 13])
+    except ValueError as error:
+        assert str(error) == "unlucky"
+    else:
+        raise AssertionError("the batch's failure was not raised")
+    finally:
+        await asyncio.sleep(0)
+        gc.collect()  # a failed future nobody retrieved is reported when it is collected
+        loop.set_exception_handler(None)
+    assert reported == []  # the second key's failure was retrieved, as gather retrieves it

@@ -1,4 +1,4 @@
-"""The query lane (`ragweave.query_lane`) answers what Strawberry's pipeline answers and leaves the same traces:
+"""The query lane (`ragweave.schema.query_lane`) answers what Strawberry's pipeline answers and leaves the same traces:
 the response (status, headers, body with `extensions.cost` and the backend calls), the metrics and the operation
 log line. Each request goes once through the lane and once, on a twin app in the same state, through the pipeline.
 """
@@ -15,13 +15,12 @@ from aiodataloader import DataLoader
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from ragweave import query_lane
 from ragweave.datasources.embeddings import LocalEmbedder
 from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.loaders import Loaders
 from ragweave.observability.metrics import Metrics
-from ragweave.query_lane import QueryLane
-from ragweave.schema import build_schema
+from ragweave.schema import build_schema, query_lane
+from ragweave.schema.query_lane import QueryLane
 from ragweave.settings import Settings
 from tests.test_http import LOOPBACK, app_for
 from tests.test_logging import Lines, lines  # noqa: F401  (the fixture)
@@ -115,7 +114,7 @@ def _run(client: TestClient, metrics: Metrics, logged: Lines, body: dict, lane_e
         patch.setattr(QueryLane, "execute", observed)
         patch.setattr(Loaders, "close", observed_close)
         if not lane_expected:
-            patch.setattr(_view(client), "query_lane", None)
+            patch.setattr(_view(client).schema, "query_lane", None)
         response = _comparable(client.post("/graphql", json=body))
     assert taken == ([True] if lane_expected else [])
     assert closed == [True]  # the request's loaders were emptied (ReleaseLoaders)

@@ -1,9 +1,9 @@
-"""A plain POSTed query, run without Strawberry's generic operation pipeline.
+"""A query run without Strawberry's generic operation pipeline.
 
 For every operation Strawberry builds an execution context, one instance of every schema extension, a hooks runner
 and a middleware manager, and runs the parse, validate and execute stages with each extension's hooks around them.
 ragweave's extensions are fixed (`ragweave.schema.build_schema`), and for one kind of request their work is known
-in advance: a query POSTed as one JSON object, without persisted-query extensions, from a caller whose credentials
+in advance: a query without operation extensions (persisted queries) or root value, from a caller whose credentials
 were accepted, whose document is in the document cache and valid. The lane does that work directly, in the order
 the hooks do it, with the same functions:
 
@@ -21,7 +21,8 @@ the hooks do it, with the same functions:
 Anything else (a mutation, a document that does not parse or validate or names no operation, refused credentials,
 a persisted query, an operation over its cost budget, tracing switched on, extensions other than these) goes through
 Strawberry's pipeline, which answers it as before. The lane is built only when the schema's extensions are exactly
-the ones it knows (`QueryLane.for_schema`).
+the ones it knows (`QueryLane.for_schema`). `Schema.execute` takes it, so the transports' own steps (the HTTP view's,
+persisted queries and trusted documents among them) run before it as before.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from typing import Any
 
 from graphql import DocumentNode, GraphQLError, OperationType, execute, get_operation_ast, specified_rules
 from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
-from strawberry.types.graphql import OperationType as StrawberryOperationType
 from strawberry.utils.await_maybe import await_maybe
 
 from ragweave.datasources.calls import CallLog, current_call_log
@@ -61,7 +62,6 @@ from ragweave.schema.extensions import (
     take_rate,
 )
 
-_POST_OPERATIONS = frozenset((StrawberryOperationType.QUERY, StrawberryOperationType.MUTATION))
 _RULES = tuple(specified_rules)  # Strawberry's default validation rules, which the document cache is asked with
 
 
@@ -111,7 +111,7 @@ class QueryLane:
         return document if operation is not None and operation.operation is OperationType.QUERY else None
 
     async def execute(self, document: DocumentNode, query: str, context: Any, variables: dict[str, Any] | None,
-                      operation_name: str | None) -> ExecutionResult | None:
+                      operation_name: str | None, allowed_operation_types: Any = None) -> ExecutionResult | None:
         """The operation's result as Strawberry's `Schema.execute` gives it; None, with nothing done, for a caller
         whose credentials were refused or an operation over the cost budget: Strawberry's pipeline refuses them."""
         schema = self.schema
@@ -121,7 +121,8 @@ class QueryLane:
         if cost > context.settings.max_cost:
             return None
         ec = schema._create_execution_context(
-            query=query, allowed_operation_types=_POST_OPERATIONS, variable_values=variables, context_value=context,
+            query=query, allowed_operation_types=allowed_operation_types or DEFAULT_ALLOWED_OPERATION_TYPES,
+            variable_values=variables, context_value=context,
             operation_name=operation_name)
         ec.graphql_document = document
         # entering the operation: MetricsExtension, OperationLogExtension, DebugExtensions
