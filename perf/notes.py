@@ -87,12 +87,13 @@ def _a(s: dict) -> str:
     spent = (f"ragweave spends {_n(rw.get('server_cpu_ms_per_op'), 2)} ms of server CPU per Small op, the REST "
              f"endpoint {_n(rest.get('server_cpu_ms_per_op'), 2)} ms for the same JSON. Both parse the body, make the "
              "same two backend calls and encode the answer; ragweave also runs the HTTP view's request steps (sub-"
-             "response, context, persisted queries, result processing; Strawberry's general `run` is skipped for a "
-             "plain JSON POST, ragweave/plain_post.py), Strawberry's schema execution with its per-operation "
-             "extension hooks (telemetry, error codes, authentication, cost and rate limits, call "
-             "counting, the document cache), builds the context, and executes 41 fields (plain attributes, the hit "
-             "objects and their list on the executor's short paths, ragweave/schema/execution.py; profile, self time: "
-             f"{_shares(s)}). ")
+             "response, context and the caller's key, persisted queries, result processing; Strawberry's general "
+             "`run` is skipped for a plain JSON POST, ragweave/plain_post.py), the per-operation work of its "
+             "extensions (telemetry, error codes, cost and rate limits, deadline, call counting, the document cache; "
+             "done directly by the query lane, ragweave/schema/query_lane.py, without Strawberry's operation "
+             "pipeline), and graphql-core's execution of 41 fields (the root resolver through ragweave's executor, "
+             "the hits completed by a function generated for their selection, ragweave/schema/completion.py; "
+             f"profile, self time: {_shares(s)}). ")
     bypass, floor = (_row(s, name) for name in SKIPS.values())
     if not floor:  # records made before the experiments ran
         return spent + ("What is left is spread over that pipeline, no part of it large: 1.5x a hand-written "
@@ -118,7 +119,8 @@ def _a(s: dict) -> str:
     return spent + (
         "Two experiments in the same run, with the same answers (perf/pipeline_floor.py, also "
         "`python -m perf.instructions --skip pipeline|execution` in-process), show where the CPU goes. Without "
-        "Strawberry's view, `Schema.execute` and the extension hooks (the extensions' work done by hand): "
+        "Strawberry's view steps and `Schema.execute` (the extensions' work done by hand, no operation log, "
+        "graphql-core's `execute` called directly): "
         f"{versus_rest(bypass)}. Without GraphQL execution as well (the answer built by hand from the same two "
         f"backend calls): {versus_rest(floor)}. That is the floor of ragweave's per-request work before any field "
         "is executed: the middleware, the view's entry, the context and the caller's key, the cost and the rate "

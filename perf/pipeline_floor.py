@@ -1,11 +1,12 @@
-"""What a plain JSON POST costs without Strawberry's pipeline: `python -m perf.instructions --skip pipeline`.
+"""What a plain JSON POST costs without the view's steps: `python -m perf.instructions --skip pipeline`.
 
 An experiment, not a way to serve. The view answers a plain POST by running the operation through graphql-core's
 `execute` with ragweave's executor directly, with the per-operation work of the extensions composed by hand
 (operation cost and rate limit, request deadline, backend-call log, loaders released, operation metrics,
-`extensions.cost`), and without Strawberry's view steps, `Schema.execute`, the parse/validate stages or the
-extension hooks. Errors, validation and the operation log are left out: it serves the measured operation and
-nothing else. The difference to the normal run bounds what a pipeline of ragweave's own could save.
+`extensions.cost`), and without Strawberry's view steps (sub-response, persisted queries, result processing),
+`Schema.execute` or the query lane (ragweave/schema/query_lane.py, which serves such a query normally). Errors,
+validation and the operation log are left out: it serves the measured operation and nothing else. The difference to
+the normal run bounds what leaving out those steps could still save.
 
 `--skip execution` (the Small operation only) also skips GraphQL execution: the answer is built by hand from the
 search loader's hits. What is left is the floor of any GraphQL server with ragweave's per-request work: the
