@@ -6,9 +6,10 @@ incremental delivery, the IDE) and pays for that generality on each one: the Con
 runtime-checkable Protocol that `inspect`s the result. For a POST whose Content-Type is `application/json`, whose
 Accept header asks for no stream, and whose body is one JSON object with the documented member types, the answer
 can only be an `ExecutionResult` (POST cannot run a subscription, and incremental delivery is off). That request
-goes through the same view methods in the same order (root value, sub-response, context, `execute_operation`,
-`process_result`, error hook, `create_response`) without the rest. Anything else, including every malformed body,
-goes to Strawberry's `run`, which reads the body Starlette already keeps and answers as before.
+goes through the same view methods in the same order (root value, sub-response, context, `execute_single`, which
+`execute_operation` calls for it, `process_result`, error hook, `create_response`) without the rest. Anything else,
+including every malformed body, goes to Strawberry's `run`, which reads the body Starlette already keeps and
+answers as before.
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class PlainPostMixin:
             query=data.get("query"), variables=data.get("variables"), operation_name=data.get("operationName"),
             extensions=data.get("extensions"), protocol="http",
         )
-        result = await self.execute_operation(  # type: ignore[attr-defined]
+        # `execute_operation` hands a single request without a stream transport to `execute_single`
+        result = await self.execute_single(  # type: ignore[attr-defined]
             request=request, request_adapter=self.request_adapter_class(request),  # type: ignore[attr-defined]
             request_data=request_data, context=context, root_value=root_value, sub_response=sub_response,
         )

@@ -163,3 +163,27 @@ def test_the_cost_reads_no_argument_outside_those_it_is_kept_by():
             _own_cost(name, Recording())
             _width(Recording())
     assert read and read <= COST_ARGUMENTS
+
+
+def test_the_cost_of_variables_graphql_core_coerced_is_the_cost_of_the_raw_ones():
+    """The query lane costs an operation from its executor's coerced variables (`coerced_operation_cost`): for
+    every valid set of variables that is the cost `operation_cost` computes from the raw ones."""
+    from ragweave.resolvers.cost import coerced_operation_cost
+    from ragweave.schema.execution import Executor
+
+    cases = [
+        ('query($k: Int = 7) { search(query: "x", topK: $k) { score } }', [{}, {"k": 4}]),
+        ("query($q: String!, $k: Int!) { search(query: $q, topK: $k) { score } }", [{"q": "x", "k": 3},
+                                                                                     {"q": "x", "k": 2.0}]),
+        ('query($k: Int) { search(query: "x", topK: $k) { score } }', [{}]),
+        ("query($texts: [String!]!) { embed(texts: $texts) { dim } }", [{"texts": ["a", "b"]}, {"texts": "a"}]),
+        (OPERATIONS, [{"q": "x", "k": 50}]),
+    ]
+    for text, variable_sets in cases:
+        document = parse(text)
+        for variables in variable_sets:
+            name = "Deep" if text is OPERATIONS else None
+            executor = Executor.build(schema()._schema, document, None, None, variables, name)
+            assert not isinstance(executor, list), executor
+            assert coerced_operation_cost(schema()._schema, document, executor.variable_values, name) == \
+                operation_cost(schema()._schema, document, variables, name) > 0

@@ -33,7 +33,6 @@ CASES = [
     ("a query with variables", {"query": SEARCH, "variables": {"q": "contract", "k": 2}, "operationName": "S"}),
     ("a deeper query", {"query": DEEP, "variables": {"q": "Who leads the Ferry Team?"}}),
     ("a field error", {"query": '{ search(query: "x", topK: 500) { score } }'}),
-    ("a missing variable", {"query": SEARCH, "variables": {"q": "contract"}}),
     ("an internal error", {"query": SEARCH, "variables": {"q": "explode", "k": 2}}),
     ("aliases and fragments", {"query": 'query { a: search(query: "Ada", topK: 1) { ...F } b: version } '
                                         "fragment F on SearchHit { score chunk { id __typename } }"}),
@@ -164,6 +163,8 @@ REFUSED = [
     ("a validation error", {"query": "{ nope }"}),
     ("an unknown operation name", {"query": "{ version }", "operationName": "Nope"}),
     ("an operation name that is not a string", {"query": "{ version }", "operationName": 5}),
+    ("a missing variable", {"query": SEARCH, "variables": {"q": "contract"}}),
+    ("a variable of the wrong type", {"query": SEARCH, "variables": {"q": "contract", "k": "many"}}),
     ("over the cost budget", {"query": '{ retrieve(query: "x", topK: 100, maxHops: 3) { hits { score } } }'}),
     ("a persisted query", {"query": "{ version }", "extensions": {"persistedQuery": {"version": 1,
                                                                                     "sha256Hash": "0" * 64}}}),
@@ -188,7 +189,7 @@ def test_what_the_lane_leaves_to_the_pipeline(twins, monkeypatch, case, body):
 
 def test_refused_credentials_are_left_to_the_pipeline(twins, monkeypatch):
     client, _ = twins("keys", ingest=False, dev_mode=False)
-    monkeypatch.setattr(query_lane, "operation_cost", lambda *args: pytest.fail("the lane costed it"))
+    monkeypatch.setattr(query_lane.Executor, "build", lambda *args, **kwargs: pytest.fail("the lane went on"))
     answer = client.post("/graphql", json={"query": "{ version }"}, headers={"authorization": "Bearer rw_nope"})
     assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", answer.json()
 

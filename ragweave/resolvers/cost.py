@@ -280,6 +280,20 @@ def operation_cost(
     coerced = _variables(plan, variables or {})
     if coerced is None:
         return 0  # invalid variables: execution reports them
+    return _variable_cost(plan, coerced)
+
+
+def coerced_operation_cost(
+    schema: GraphQLSchema, document: DocumentNode, variables: VariableValues, operation_name: str | None
+) -> int:
+    """`operation_cost` for variables graphql-core already coerced (an executor's `variable_values`)."""
+    plan = _plans.get(schema, document, operation_name)
+    if plan.operation is None:
+        return 0
+    return plan.constant if plan.constant is not None else _variable_cost(plan, variables)
+
+
+def _variable_cost(plan: _Plan, coerced: VariableValues) -> int:
     key = _memo_key(plan, coerced.coerced)
     cost = plan.costs.get(key) if key is not None else None
     if cost is not None:

@@ -4,25 +4,27 @@ For every operation Strawberry builds an execution context, one instance of ever
 and a middleware manager, and runs the parse, validate and execute stages with each extension's hooks around them.
 ragweave's extensions are fixed (`ragweave.schema.build_schema`), and for one kind of request their work is known
 in advance: a query without operation extensions (persisted queries) or root value, from a caller whose credentials
-were accepted, whose document is in the document cache and valid. The lane does that work directly, in the order
-the hooks do it, with the same functions:
+were accepted, whose document is in the document cache and valid. The lane first checks, before doing anything
+observable, what would make the pipeline refuse the request: the document (the document cache's answers), the
+caller's credentials, the variables (the executor is built, as graphql-core's `execute` builds it, which coerces
+them) and the cost budget (from the executor's coerced variables). Then it does the extensions' work directly, in
+the order their hooks do it, with the same functions:
 
-1. on entering the operation: the metrics context and the operation's clock (`MetricsExtension`, the operation
-   log), the backend-call log (`DebugExtensions`);
-2. parsing and validation are the document cache's answers (`DocumentCache`), checked before anything else;
-3. around execution: the cost and the rate limit (`CostLimits`), the request deadline (`RequestDeadline`);
-   graphql-core's `execute` with ragweave's executor, and Strawberry's error logging (`Schema.process_errors`);
-4. on leaving the operation, in reverse: the call log released, the errors coded (`ErrorCodes`), the log line,
-   the metrics, the loaders emptied (`ReleaseLoaders`);
-5. the result with its extensions (`extensions.cost`, the debug extensions), as Strawberry's
+1. entering the operation: the metrics context and the operation's clock (`MetricsExtension`, the operation log),
+   the backend-call log (`DebugExtensions`);
+2. around execution: the rate limit (`CostLimits`), the request deadline (`RequestDeadline`); the executor runs
+   the operation; Strawberry's error logging (`Schema.process_errors`);
+3. leaving the operation, in reverse: the call log released, the errors coded (`ErrorCodes`), the log line, the
+   metrics, the loaders emptied (`ReleaseLoaders`);
+4. the result with its extensions (`extensions.cost`, the debug extensions), as Strawberry's
    `_handle_execution_result` builds it; an exception from the execute stage (RATE_LIMITED) becomes the
    single-error result Strawberry makes of it.
 
 Anything else (a mutation, a document that does not parse or validate or names no operation, refused credentials,
-a persisted query, an operation over its cost budget, tracing switched on, extensions other than these) goes through
-Strawberry's pipeline, which answers it as before. The lane is built only when the schema's extensions are exactly
-the ones it knows (`QueryLane.for_schema`). `Schema.execute` takes it, so the transports' own steps (the HTTP view's,
-persisted queries and trusted documents among them) run before it as before.
+invalid variables, a persisted query, an operation over its cost budget, tracing switched on, extensions other than
+these) goes through Strawberry's pipeline, which answers it as before. The lane is built only when the schema's
+extensions are exactly the ones it knows (`QueryLane.for_schema`). `Schema.execute` takes it, so the transports'
+own steps (the HTTP view's, persisted queries and trusted documents among them) run before it as before.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, OperationType, execute, get_operation_ast, specified_rules
+from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast, specified_rules
 from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import DEFAULT_ALLOWED_OPERATION_TYPES
 from strawberry.types import ExecutionResult
@@ -45,7 +47,7 @@ from ragweave.observability import CallTally
 from ragweave.observability.logging import OperationLogExtension, log_operation
 from ragweave.observability.logging import log as operation_log
 from ragweave.observability.metrics import Metrics, MetricsExtension, current_metrics, observe
-from ragweave.resolvers.cost import operation_cost
+from ragweave.resolvers.cost import coerced_operation_cost
 from ragweave.schema.documents import DocumentCache, Documents
 from ragweave.schema.execution import Executor
 from ragweave.schema.extensions import (
@@ -117,7 +119,11 @@ class QueryLane:
         schema = self.schema
         if context.auth_error is not None:
             return None
-        cost = operation_cost(schema._schema, document, variables, operation_name)
+        executor = Executor.build(schema._schema, document, None, context, variables, operation_name,
+                                  is_awaitable=optimized_is_awaitable, operation_extensions=None)
+        if isinstance(executor, list):  # the variables' errors
+            return None
+        cost = coerced_operation_cost(schema._schema, document, executor.variable_values, operation_name)
         if cost > context.settings.max_cost:
             return None
         ec = schema._create_execution_context(
@@ -138,10 +144,7 @@ class QueryLane:
             try:
                 await take_rate(context, cost)  # CostLimits
                 with request_deadline(context.settings.request_deadline_s):  # RequestDeadline
-                    result = await await_maybe(execute(
-                        schema._schema, document, context_value=context, variable_values=variables,
-                        operation_name=operation_name, executor_class=Executor, is_awaitable=optimized_is_awaitable,
-                    ))
+                    result = await await_maybe(executor.execute_operation())
                 ec.result = result
                 if result.errors:
                     ec.pre_execution_errors = result.errors
