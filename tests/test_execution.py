@@ -606,3 +606,30 @@ def test_a_generated_completer_answers_the_plain_case_and_refuses_the_rest():
         compile_completer([ObjectField("one", "one", True, False, True, _Thing, leaf)])(_Thing(one=None))
     with pytest.raises(ValueError, match="not an attribute name"):
         compile_completer([LeafField("x", "a-b", GraphQLString.serialize, True)])
+
+
+def test_a_static_querys_root_is_collected_once_and_answers_as_graphql_core(monkeypatch, full_path_only):
+    """A query whose selections depend on the document alone has its root fields collected for its first request
+    and kept; one with `@skip`/`@include` is collected for each request, as graphql-core does."""
+    import graphql.execution.executor as graphql_executor
+
+    collected = []
+    for module in (graphql_executor, execution):
+        original = module.collect_fields
+        monkeypatch.setattr(module, "collect_fields", lambda *args, _original=original, _module=module:
+                            collected.append(_module.__name__) or _original(*args))
+    schema = tree_schema.__wrapped__()  # a schema of its own: no root was kept for it before
+
+    def answers(query: str, **variables: object) -> tuple[object, list[str]]:
+        result = asyncio.run(schema.execute(query, variable_values=variables or None))
+        return result.data, sorted(f"{e.path}: {e.message}" for e in result.errors or [])
+
+    static, directed, broken = TREE_QUERIES[0], TREE_QUERIES[13], TREE_QUERIES[2]
+    runs = [(static, {}), (static, {}), (directed, {"yes": True, "no": False}), (directed, {"yes": False, "no": True}),
+            (broken, {}), (broken, {})]
+    short = [answers(query, **variables) for query, variables in runs]
+    assert collected.count("ragweave.schema.execution") == 2  # `static` and `broken`, once each
+    assert collected.count("graphql.execution.executor") == 2  # `directed`, for each request
+    assert short[2] != short[3] and short[4][1]  # the directives read the variables; `broken` reports errors
+    full_path_only()
+    assert [answers(query, **variables) for query, variables in runs] == short

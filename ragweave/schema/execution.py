@@ -11,7 +11,9 @@ the resolver (Strawberry's attribute getter), then completion through half a doz
   graphql-core's.
 - a subscription field, for each event, is the event (Strawberry's resolver there returns it) without coercing
   its arguments again: they were coerced, with the same variables, when the stream was subscribed; and the
-  root's fields, collected for the first event, serve every later one (same operation, same variables).
+  root's fields, collected for the first event, serve every later one (same operation, same variables);
+- the root fields of a query whose selections depend on the document alone are collected for its first request
+  and kept;
 - a selection of plain attributes only (scalars, enums, `__typename`, objects and lists of them whose own
   selections are plain too) is completed by a function generated for it (`ragweave.schema.completion`), kept
   with the selection across requests of a static operation;
@@ -48,6 +50,7 @@ from graphql import (
     GraphQLUnionType,
     InlineFragmentNode,
     OperationDefinitionNode,
+    OperationType,
     SelectionSetNode,
     specified_scalar_types,
 )
@@ -153,6 +156,8 @@ class _SchemaPlans:
         self.converters = ArgumentConverters(self.config, self.scalar_registry)
         # operation node -> (the node, whether its selections depend on nothing but the document)
         self.static_operations: dict[int, tuple[OperationDefinitionNode, bool]] = {}
+        # static query operation node -> (the node, its root type and collected root fields, or None)
+        self.query_roots: dict[int, tuple[OperationDefinitionNode, Any]] = {}
         # (object type, ids of the field nodes) -> (the nodes, their collected subfields), for static operations
         self.subfields: dict[tuple[GraphQLObjectType, tuple[int, ...]], tuple[tuple[FieldNode, ...], Any]] = {}
         # grouped field set (from `subfields`, so kept there) -> its steps
@@ -385,6 +390,20 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         executor.collected_errors = type(self.collected_errors)()
         return executor
 
+    def _query_root(self) -> tuple[GraphQLObjectType, Any] | None:
+        """A static query's root type and collected root fields, collected for its first request and kept."""
+        if not self._static or self.abort_signal is not None:
+            return None
+        operation, roots = self.operation, self._schema_plans.query_roots
+        cached = roots.get(id(operation))
+        if cached is not None and cached[0] is operation:
+            return cached[1]
+        root = self._collected_root()
+        if len(roots) >= _MAX_CACHED:
+            roots.clear()
+        roots[id(operation)] = (operation, root)
+        return root
+
     def _collected_root(self) -> tuple[GraphQLObjectType, Any] | None:
         """The root type and grouped field set graphql-core's `execute_operation` collects for each event, or
         None where it would do more than collect (an error, deferred fragments): then it runs for each event."""
@@ -400,9 +419,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         return None if new_defer_usages else (root_type, grouped_field_set)
 
     def execute_operation(self, serially: bool | None = None) -> Any:
-        """graphql-core's, for one event of a stream whose root was collected (`build_per_event_executor`):
-        the root's fields are executed at once, with the same error handling."""
+        """graphql-core's, for one event of a stream whose root was collected (`build_per_event_executor`) and for
+        a static query, whose root is collected once and kept: the root's fields are executed at once, with the
+        same error handling."""
         root = self._event_root
+        if root is _MISSING and serially is None and self.operation.operation is OperationType.QUERY:
+            root = self._query_root()
         if root is None or root is _MISSING or serially:
             return super().execute_operation(serially)
         try:
