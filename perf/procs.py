@@ -25,10 +25,19 @@ OUT = ROOT / "perf" / "out"
 _children: list[subprocess.Popen] = []
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now and not handed out before by this process: the kernel may give a port just closed to the
+    next `bind(0)`, and servers started one after the other bind theirs only later."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def env(**extra: str) -> dict[str, str]:

@@ -70,14 +70,23 @@ SERVERS_OF = {"a": ["rw1", "rw1-asyncio", "rest1", *(f"rw1-skip-{skip}" for skip
 
 
 def start_fleet(data_dir: str, openai_url: str, streams_url: str, names: set[str]) -> dict[str, procs.Server]:
-    fleet = {}
+    fleet, starts = {}, {}
     for name, spec in fleet_spec(openai_url, streams_url).items():
         if name not in names:
             continue
         env = {"RAGWEAVE_DATA_DIR": data_dir, **UNLIMITED, **spec.pop("extra_env", {})}
-        fleet[name] = procs.start_fake_server(name, spec.pop("app"), extra_env=env, **spec)
-    for server in fleet.values():
-        procs.wait_ready(server.proc, server.url("/healthz"))
+        app = spec.pop("app")
+        starts[name] = functools.partial(procs.start_fake_server, name, app, extra_env=env, **spec)
+        fleet[name] = starts[name]()
+    for name, server in fleet.items():
+        try:
+            procs.wait_ready(server.proc, server.url("/healthz"))
+        except RuntimeError:
+            if "address already in use" not in (procs.OUT / f"{name}.log").read_text(errors="replace"):
+                raise
+            # another process bound its port between the choice and the server's bind: once more, on another one
+            fleet[name] = starts[name]()
+            procs.wait_ready(fleet[name].proc, fleet[name].url("/healthz"))
     return fleet
 
 
