@@ -171,15 +171,12 @@ class _SchemaPlans:
         """Whether collecting this operation's fields depends on the document alone: no directives on its
         selections (`@skip`/`@include` read variables, `@defer` makes per-request usages) and no fragment
         variables. Then the fields collected below each field are the same for every request."""
-        cached = self.static_operations.get(id(operation))
-        if cached is not None and cached[0] is operation:
-            return cached[1]
+        static = _kept(self.static_operations, operation)
+        if static is not _MISSING:
+            return static
         static = all(details.variable_signatures is None for details in fragments.values()) and _undirected(
             operation.selection_set, {name: details.definition for name, details in fragments.items()}, set())
-        if len(self.static_operations) >= _MAX_CACHED:
-            self.static_operations.clear()
-        self.static_operations[id(operation)] = (operation, static)
-        return static
+        return _keep(self.static_operations, operation, static)
 
     def collected(self, return_type: GraphQLObjectType, nodes: tuple[FieldNode, ...]) -> Any:
         cached = self.subfields.get((return_type, tuple(map(id, nodes))))
@@ -394,15 +391,9 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         """A static query's root type and collected root fields, collected for its first request and kept."""
         if not self._static or self.abort_signal is not None:
             return None
-        operation, roots = self.operation, self._schema_plans.query_roots
-        cached = roots.get(id(operation))
-        if cached is not None and cached[0] is operation:
-            return cached[1]
-        root = self._collected_root()
-        if len(roots) >= _MAX_CACHED:
-            roots.clear()
-        roots[id(operation)] = (operation, root)
-        return root
+        roots = self._schema_plans.query_roots
+        root = _kept(roots, self.operation)
+        return _keep(roots, self.operation, self._collected_root()) if root is _MISSING else root
 
     def _collected_root(self) -> tuple[GraphQLObjectType, Any] | None:
         """The root type and grouped field set graphql-core's `execute_operation` collects for each event, or
@@ -458,19 +449,16 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
     def _steps_of(
         self, parent_type: GraphQLObjectType, grouped_field_set: Any, path: Path | None
     ) -> list[tuple[str, Any, _Step]]:
-        kept = self._steps if path is not None else self._request_steps  # the root's set is collected per request
-        cached = kept.get(id(grouped_field_set))
-        if cached is not None and cached[0] is grouped_field_set:
-            return cached[1]
+        table = self._steps if path is not None else self._request_steps  # the root's set is collected per request
+        steps = _kept(table, grouped_field_set)
+        if steps is not _MISSING:
+            return steps
         plans = self._schema_plans
         steps = [
             (name, details, None if _directed(details) else plans.step(parent_type, details[0].node.name.value))
             for name, details in grouped_field_set.items()
         ]
-        if len(kept) >= _MAX_CACHED:
-            kept.clear()
-        kept[id(grouped_field_set)] = (grouped_field_set, steps)
-        return steps
+        return _keep(table, grouped_field_set, steps)
 
     def _completer(self, object_type: GraphQLObjectType, grouped_field_set: Any) -> Any:
         """The generated completer (`ragweave.schema.completion`) of a selection kept across requests, or None
@@ -478,15 +466,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         if not self._static:
             return None
         completers = self._schema_plans.completers
-        cached = completers.get(id(grouped_field_set))
-        if cached is not None and cached[0] is grouped_field_set:
-            return cached[1]
+        completer = _kept(completers, grouped_field_set)
+        if completer is not _MISSING:
+            return completer
         fields = self._plain_fields(object_type, grouped_field_set)
-        completer = None if fields is None else compile_completer(fields)
-        if len(completers) >= _MAX_CACHED:
-            completers.clear()
-        completers[id(grouped_field_set)] = (grouped_field_set, completer)
-        return completer
+        return _keep(completers, grouped_field_set, None if fields is None else compile_completer(fields))
 
     def _plain_fields(self, object_type: GraphQLObjectType, grouped_field_set: Any) -> list[PlainField] | None:
         plans, fields = self._schema_plans, []
@@ -736,6 +720,21 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             except Exception:  # a value that is not plain: `execute_fields` completes it and reports it
                 pass
         return self.execute_fields(object_type, value, path, grouped_field_set, None)
+
+
+def _kept(table: dict[int, tuple[Any, Any]], key: Any) -> Any:
+    """The value `_keep` kept in `table` for `key` (by identity), or _MISSING."""
+    kept = table.get(id(key))
+    return kept[1] if kept is not None and kept[0] is key else _MISSING
+
+
+def _keep(table: dict[int, tuple[Any, Any]], key: Any, value: Any) -> Any:
+    """Keep `value` for `key` by its identity, with `key` itself, so that its id cannot be reused while the entry
+    lasts; a full table (_MAX_CACHED entries) starts over."""
+    if len(table) >= _MAX_CACHED:
+        table.clear()
+    table[id(key)] = (key, value)
+    return value
 
 
 def _directed(details: Any) -> bool:
