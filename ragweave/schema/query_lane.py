@@ -107,10 +107,10 @@ class QueryLane:
             document = documents.parse(query)
         except Exception:  # Strawberry's pipeline reports it
             return None
-        if documents.validate(self.schema._schema, query, document, _RULES):
-            return None
         operation = get_operation_ast(document, operation_name)
-        return document if operation is not None and operation.operation is OperationType.QUERY else None
+        if operation is None or operation.operation is not OperationType.QUERY:
+            return None
+        return None if documents.validate(self.schema._schema, query, document, _RULES) else document
 
     async def execute(self, document: DocumentNode, query: str, context: Any, variables: dict[str, Any] | None,
                       operation_name: str | None, allowed_operation_types: Any = None) -> ExecutionResult | None:
