@@ -189,7 +189,8 @@ def test_what_the_lane_leaves_to_the_pipeline(twins, monkeypatch, case, body):
 
 def test_refused_credentials_are_left_to_the_pipeline(twins, monkeypatch):
     client, _ = twins("keys", ingest=False, dev_mode=False)
-    monkeypatch.setattr(query_lane.Executor, "build", lambda *args, **kwargs: pytest.fail("the lane went on"))
+    for way in ("build", "prepared"):
+        monkeypatch.setattr(query_lane.Executor, way, lambda *args, **kwargs: pytest.fail("the lane went on"))
     answer = client.post("/graphql", json={"query": "{ version }"}, headers={"authorization": "Bearer rw_nope"})
     assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", answer.json()
 
@@ -202,3 +203,21 @@ def test_the_lane_is_built_only_for_the_extensions_it_knows(tmp_path: Path):
     assert QueryLane.for_schema(build_schema(Settings(data_dir=tmp_path, debug_extensions=True))).report
     schema.extensions = [*schema.extensions, lambda: type("Other", (schema.extensions[0],), {})()]
     assert lane.current() is None and QueryLane.for_schema(schema) is None
+
+
+def test_the_lane_builds_the_executor_of_a_prepared_operation_itself(twins, monkeypatch):
+    client, _ = twins("prepared", ingest=False)
+    built: list[str] = []
+    build = query_lane.Executor.build.__func__
+
+    def observed_build(cls, *args, **kwargs):
+        built.append("build")
+        return build(cls, *args, **kwargs)
+
+    monkeypatch.setattr(query_lane.Executor, "build", classmethod(observed_build))
+    defaulted = 'query D($k: Int = 2) { search(query: "contract", topK: $k) { score } }'
+    for body, expected in (({"query": SEARCH, "variables": {"q": "contract", "k": 2}}, []),
+                           ({"query": defaulted}, ["build"])):  # a default value: left to graphql-core's build
+        built.clear()
+        answer = client.post("/graphql", json=body).json()
+        assert "errors" not in answer and answer["data"]["search"] == [] and built == expected

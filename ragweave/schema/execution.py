@@ -52,6 +52,8 @@ from graphql import (
     OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    default_field_resolver,
+    default_type_resolver,
     specified_scalar_types,
 )
 from graphql.error import GraphQLError
@@ -74,6 +76,7 @@ from ragweave.schema.completion import (
     compile_completer,
     usable_attribute,
 )
+from ragweave.schema.prepared import PreparedOperation
 
 _MISSING = object()
 _MAX_CACHED = 4096  # operations, field groups and grouped field sets kept across requests
@@ -357,6 +360,18 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         # a stream's (root type, grouped field set), or None where graphql-core collects per event; decided at the
         # stream's first event (`build_per_event_executor`), _MISSING until then
         self._event_root: Any = _MISSING
+
+    @classmethod
+    def prepared(cls, prepared: PreparedOperation, schema: GraphQLSchema, context: Any, variables: Any,
+                 is_awaitable: Any) -> Executor | None:
+        """What `build` makes for a prepared operation (`ragweave.schema.prepared`) without root value or
+        middleware, as graphql-core's `execute` asks for it; None where the variables need `build`'s coercion."""
+        variable_values = prepared.variable_values(variables)
+        if variable_values is None:
+            return None
+        return cls(schema, prepared.fragment_definitions, prepared.fragments, None, context, prepared.operation,
+                   variable_values, default_field_resolver, default_type_resolver, default_field_resolver,
+                   is_awaitable=is_awaitable, operation_extensions=None)
 
     def collect_subfields(self, return_type: GraphQLObjectType, field_details_list: Any) -> Any:
         """graphql-core's, which collects again for every request, kept across requests for a static operation
