@@ -22,6 +22,7 @@ from ragweave.errors import Unauthenticated
 
 ROLES = ("reader", "writer", "admin")
 _PREFIX = "rw_"
+_MAX_CALLERS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +51,19 @@ class KeyStore:
         self.path = path
         self._entries: dict[str, KeyEntry] = {}
         self._stamp: tuple[float, int] | None = None
+        self._callers: dict[str, Caller] = {}  # keys verified since the file was last read
 
     def _load(self) -> dict[str, KeyEntry]:
         try:
-            stat = self.path.stat()
+            stat = os.stat(self.path)
         except FileNotFoundError:
-            self._entries, self._stamp = {}, None
+            self._entries, self._stamp, self._callers = {}, None, {}
             return self._entries
         stamp = (stat.st_mtime, stat.st_size)
         if stamp != self._stamp:
             rows = json.loads(self.path.read_text(encoding="utf-8") or "[]")
             self._entries = {row["id"]: KeyEntry(**row) for row in rows}
-            self._stamp = stamp
+            self._stamp, self._callers = stamp, {}
         return self._entries
 
     def _save(self, entries: dict[str, KeyEntry]) -> None:
@@ -95,14 +97,23 @@ class KeyStore:
         return list(self._load().values())
 
     def verify(self, key: str) -> Caller:
+        """The key's caller. The file is checked for changes on every call (a revoked key is refused at once);
+        a key accepted since it was last read is not digested again."""
+        entries = self._load()
+        caller = self._callers.get(key)
+        if caller is not None:
+            return caller
         key_id, _, secret = key.removeprefix(_PREFIX).partition("_")
-        entry = self._load().get(key_id) if key.startswith(_PREFIX) else None
+        entry = entries.get(key_id) if key.startswith(_PREFIX) else None
         expected = entry.digest if entry else _digest("")
         valid = hmac.compare_digest(_digest(secret), expected) and entry is not None and not entry.revoked
         if not valid:
             raise Unauthenticated("the API key is not valid")
         assert entry is not None
-        return Caller(entry.tenant, entry.role, entry.id)
+        if len(self._callers) >= _MAX_CALLERS:
+            self._callers.clear()
+        caller = self._callers[key] = Caller(entry.tenant, entry.role, entry.id)
+        return caller
 
 
 def key_from(headers: Mapping[str, str] | None, params: Mapping[str, object] | None = None) -> str | None:

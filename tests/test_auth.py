@@ -27,9 +27,14 @@ def test_keys_are_stored_as_digests_verified_revoked_and_reloaded(tmp_path: Path
     for wrong in (secret[:-1] + ("x" if secret[-1] != "x" else "y"), "rw_nope_nope", "garbage", ""):
         with pytest.raises(Unauthenticated):
             store.verify(wrong)
+    assert store.verify(secret).tenant == "acme"  # accepted since the file was last read
     assert other_process_view.revoke(entry.id)
     with pytest.raises(Unauthenticated):
         store.verify(secret)
+    assert store.verify(second).tenant == "beta"
+    (tmp_path / "keys.json").unlink()
+    with pytest.raises(Unauthenticated):
+        store.verify(second)
     with pytest.raises(ValueError):
         store.create("acme", "root")
 
