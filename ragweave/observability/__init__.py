@@ -50,11 +50,12 @@ def operation_type(ec: ExecutionContext) -> str:
         return UNKNOWN
 
 
-def validated(ec: ExecutionContext) -> bool:
-    """The operation parsed and validated, so its name is a real one (not any string a client sent)."""
+def validated(ec: ExecutionContext, type_: str) -> bool:
+    """The operation (of type `type_`, `operation_type`'s answer) parsed and validated, so its name is a real one
+    (not any string a client sent)."""
     from strawberry.types.execution import PreExecutionError
 
-    return operation_type(ec) != UNKNOWN and not isinstance(ec.result, PreExecutionError)
+    return type_ != UNKNOWN and not isinstance(ec.result, PreExecutionError)
 
 
 def error_code(error: BaseException) -> str:

@@ -194,7 +194,7 @@ class QueryLane:
             log_operation(ec, tally, elapsed * 1000, failure, debug=bool(self.log_debug))
         if self.metrics is not None and tally is not None:
             current_metrics.reset(metrics_token)
-            observe(self.metrics, ec, tally, elapsed, failure)
+            observe(self.metrics, ec, tally, elapsed, failure, "query")
         ec.context.loaders.close()
 
     def _result(self, ec: Any, result: ExecutionResult, cost: int, call_log: CallLog, started: float, *,
