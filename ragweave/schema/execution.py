@@ -30,9 +30,9 @@ with `is_type_of`, or field middleware (a `resolve` hook).
 from __future__ import annotations
 
 import operator
-from asyncio import ensure_future, gather
+from asyncio import ensure_future, gather, get_running_loop
 from dataclasses import dataclass
-from types import MappingProxyType
+from types import CoroutineType, MappingProxyType
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -770,7 +770,8 @@ async def _filled(container: Any, keys: list[Any]) -> Any:
 async def _all(awaitables: list[Any]) -> list[Any]:
     """graphql-core's `gather_with_cancel` without `asyncio.gather`'s bookkeeping: the tasks all start at once (so
     their DataLoader loads share a batch) and are awaited in order; the first failure cancels the rest."""
-    tasks = [ensure_future(awaitable) for awaitable in awaitables]
+    create_task = get_running_loop().create_task
+    tasks = [create_task(a) if type(a) is CoroutineType else ensure_future(a) for a in awaitables]
     try:
         return [await task for task in tasks]
     except BaseException:
