@@ -13,7 +13,9 @@ latencies (20 ms per vector call, 30 ms per graph call), so that every request r
 at concurrency 1, and it prints each request's time over those sleeps (p50) beside its CPU. With
 --skip pipeline (an experiment, perf/pipeline_floor.py) plain POSTs skip Strawberry's view, `Schema.execute` and
 the extension hooks, after one answer checked against the normal one: what such a pipeline could save; with
---skip execution (Small) they skip GraphQL execution too: the floor of ragweave's per-request work.
+--skip execution (Small) they skip GraphQL execution too: the floor of ragweave's per-request work. With --cache
+it also counts first-level cache misses per request (callgrind's cache simulation, with this machine's cache
+sizes): at the same instruction count, more misses mean more CPU time.
 """
 
 from __future__ import annotations
@@ -165,14 +167,18 @@ def _under_callgrind(args: argparse.Namespace) -> int:
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
     with tempfile.TemporaryDirectory() as scratch:
-        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+        command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", *(["--cache-sim=yes"] if args.cache else []),
                    f"--callgrind-out-file={scratch}/callgrind.out", sys.executable, "-m", "perf.instructions",
                    "--inside", *sys.argv[1:]]  # the same options: this process parsed and checked them
         done = subprocess.run(command, capture_output=True, text=True)
-    found = re.search(r"Collected : (\d+)", done.stderr)
-    if done.returncode != 0 or not found:
+    events = re.search(r"Events *: ([\w ]+)\n.*Collected : ([\d ]+)", done.stderr)
+    if done.returncode != 0 or not events:
         raise SystemExit(f"callgrind failed ({done.returncode}): {done.stderr[-2000:]}")
-    print(f"{args.app} {args.op}: {int(found.group(1)) // args.requests} instructions per request")
+    counts = dict(zip(events.group(1).split(), (int(n) // args.requests for n in events.group(2).split()), strict=True))
+    print(f"{args.app} {args.op}: {counts['Ir']} instructions per request")
+    if args.cache:  # callgrind's simulated first-level caches, with the machine's sizes
+        print(f"  first-level cache misses per request: instructions {counts['I1mr']}, "
+              f"data {counts['D1mr'] + counts['D1mw']} ({counts['D1mr']} reads, {counts['D1mw']} writes)")
     return 0
 
 
@@ -193,10 +199,14 @@ def main() -> int:
     parser.add_argument("--drop", type=lambda text: text.split(","), default=[],
                         help="with --skip: also leave out these parts of the per-request work (comma-separated: "
                              "context, cost, limiter, deadline, metrics)")
+    parser.add_argument("--cache", action="store_true",
+                        help="also count first-level cache misses (callgrind's cache simulation; slower)")
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)  # the process callgrind runs
     args = parser.parse_args()
     if args.idle and not args.cpu:
         parser.error("--idle measures time and CPU: use it with --cpu")
+    if args.cache and args.cpu:
+        parser.error("--cache counts under callgrind: use it without --cpu")
     if args.drop:
         from perf.pipeline_floor import PARTS
 
