@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -46,3 +47,15 @@ def test_the_floor_without_its_parts_answers_the_same_data():
     every_part = "context,cost,limiter,deadline,metrics"
     assert re.fullmatch(r"ragweave Small: \d+\.\d{3} ms CPU per request\n",
                         measure("--op", "Small", "--skip", "execution", "--drop", every_part))
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="the callgrind mode needs valgrind")
+def test_callgrind_counts_instructions_and_cache_misses():
+    done = subprocess.run([sys.executable, "-m", "perf.instructions", "--op", "Small", "--requests", "2", "--warmup",
+                           "1", "--cache"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = re.fullmatch(r"ragweave Small: (\d+) instructions per request\n  first-level cache misses per request: "
+                         r"instructions (\d+), data (\d+) \((\d+) reads, (\d+) writes\)\n", done.stdout)
+    assert found, done.stdout
+    instructions, code, data, reads, writes = map(int, found.groups())
+    assert instructions > 100_000 and 0 < code < instructions and data == reads + writes > 0
