@@ -63,6 +63,27 @@ async def test_retrieve_fuses_graph_reached_chunks_and_explains_them(datasources
     assert graph_hits and all(h["scores"]["graph"] > 0 for h in graph_hits)
 
 
+async def test_citations_are_built_when_selected_through_fragments_too(datasources, demo):
+    """`retrieve` builds each hit's citations only when the operation selects them (look-ahead), however it does."""
+    ask = 'retrieve(query: "What happened during the Tidewater Outage?", topK: 4, maxHops: 1)'
+    cited = "citations { chunk { id } document { id } via { id } }"
+    direct = (await execute(datasources, f"{{ {ask} {{ hits {{ chunk {{ id }} {cited} }} }} }}", tenant=demo)).ok()
+    assert all(len(h["citations"]) == 1 and h["citations"][0]["chunk"]["id"] == h["chunk"]["id"]
+               for h in direct["retrieve"]["hits"])
+    assert any(h["citations"][0]["via"] for h in direct["retrieve"]["hits"])
+    for selection in (f"hits {{ chunk {{ id }} ...C }} }} }} fragment C on RetrievalHit {{ {cited} }}",
+                      f"hits {{ chunk {{ id }} ... on RetrievalHit {{ {cited} }} }} }} }}",
+                      f"... on Retrieval {{ hits {{ chunk {{ id }} {cited} }} }} }} }}"):
+        assert (await execute(datasources, f"{{ {ask} {{ {selection}", tenant=demo)).ok() == direct, selection
+    documents = "hits { chunk { documentId } citations { document { id } } } } }"
+    plain = (await execute(datasources, f"{{ {ask} {{ {documents}", tenant=demo)).ok()["retrieve"]["hits"]
+    assert plain and all([c["document"]["id"] for c in h["citations"]] == [h["chunk"]["documentId"]] for h in plain)
+    # the same hits without citations (`scores.graph` asks for the graph expansion, as `citations.via` does)
+    without = (await execute(datasources, f"{{ {ask} {{ hits {{ chunk {{ id }} scores {{ graph }} }} }} }}",
+                             tenant=demo)).ok()
+    assert [h["chunk"] for h in without["retrieve"]["hits"]] == [h["chunk"] for h in direct["retrieve"]["hits"]]
+
+
 async def test_rerank_is_done_only_when_asked_for(datasources, demo):
     query = '{ retrieve(query: "Beacon Console dashboard", topK: 4) { hits { scores { vector fused rerank } } } }'
     response = await execute(datasources, query, tenant=demo)

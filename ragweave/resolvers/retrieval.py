@@ -58,14 +58,15 @@ async def retrieve(
     return await run_retrieval(
         info.context, info.context.loaders, key, max_hops,
         use_graph=bool(paths & GRAPH_FIELDS), use_reranker="hits.scores.rerank" in paths,
-        with_chunk_entities=bool(paths & CHUNK_ENTITY_FIELDS),
+        with_chunk_entities=bool(paths & CHUNK_ENTITY_FIELDS), with_citations="hits.citations" in paths,
     )
 
 
 async def run_retrieval(
     ctx: Context, loaders: Loaders, key: SearchKey, max_hops: int, *, use_graph: bool, use_reranker: bool,
-    with_chunk_entities: bool = False,
+    with_chunk_entities: bool = False, with_citations: bool = True,
 ) -> Retrieval:
+    """`with_citations=False` leaves each hit's `citations` empty: for an operation that does not select them."""
     started = time.perf_counter()
     check_range("maxHops", max_hops, 1, 3)
     graph: GraphOutcome | None = None
@@ -76,7 +77,7 @@ async def run_retrieval(
     else:
         vector_hits = await loaders.search.load(key)
     degraded = [graph.error.code] if graph and graph.error else []
-    hits = await _fuse(loaders, key, vector_hits, graph)
+    hits = await _fuse(loaders, key, vector_hits, graph, with_citations)
     if use_reranker:
         try:
             hits = await _rerank(ctx, key.text, hits)
@@ -135,7 +136,8 @@ def _metadata_allowed(key: SearchKey, chunk: records.Chunk) -> bool:
 
 
 async def _fuse(
-    loaders: Loaders, key: SearchKey, vector_hits: list[records.ScoredChunk], graph: GraphOutcome | None
+    loaders: Loaders, key: SearchKey, vector_hits: list[records.ScoredChunk], graph: GraphOutcome | None,
+    with_citations: bool,
 ) -> list[RetrievalHit]:
     vector_scores = {h.chunk.id: h.score for h in vector_hits}
     chunks = {h.chunk.id: h.chunk for h in vector_hits}
@@ -151,23 +153,28 @@ async def _fuse(
         reached = graph.chunk_entities
         loaders.prime_chunk_entities(key.collection, {cid: reached[cid] for cid in ordered if cid in reached})
     return [
-        _hit(key.collection, chunks[cid], fused[cid], vector_scores.get(cid), graph, graph_scores.get(cid))
+        _hit(key.collection, chunks[cid], fused[cid], vector_scores.get(cid), graph, graph_scores.get(cid),
+             with_citations)
         for cid in ordered
     ]
 
 
 def _hit(
     collection: str, chunk: records.Chunk, fused: float, vector: float | None,
-    graph: GraphOutcome | None, graph_score: float | None,
+    graph: GraphOutcome | None, graph_score: float | None, with_citations: bool,
 ) -> RetrievalHit:
     node = Chunk.from_record(chunk, collection)
-    via = [Entity.from_record(graph.entities[eid], collection) for eid in graph.via.get(chunk.id, [])] if graph else []
     graph_value = None if graph is None or graph.error else (graph_score or 0.0)
     return RetrievalHit(
         chunk=node, score=fused,
         scores=ScoreBreakdown(vector=vector, graph=graph_value, fused=fused, rerank=None),
-        citations=[Citation(chunk=node, document=node.document(), via=via)],
+        citations=[_citation(node, collection, graph)] if with_citations else [],
     )
+
+
+def _citation(node: Chunk, collection: str, graph: GraphOutcome | None) -> Citation:
+    via = [Entity.from_record(graph.entities[eid], collection) for eid in graph.via.get(node.id, [])] if graph else []
+    return Citation(chunk=node, document=node.document(), via=via)
 
 
 async def _rerank(ctx: Context, query: str, hits: list[RetrievalHit]) -> list[RetrievalHit]:
