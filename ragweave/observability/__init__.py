@@ -15,7 +15,7 @@ import functools
 import re
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -106,7 +106,7 @@ class CallTally:
 
         return getattr(self.ec.context, "call_log", None) or current_call_log.get()
 
-    def delta(self) -> tuple[Counter[str], Counter[str]]:
+    def delta(self) -> tuple[Mapping[str, int], Mapping[str, float]]:
         """The calls and milliseconds since the start (the log's own counters when it started empty: read them,
         do not change them)."""
         log = self.log or self._find()
