@@ -32,7 +32,7 @@ from __future__ import annotations
 import operator
 from asyncio import ensure_future, gather, get_running_loop
 from dataclasses import dataclass
-from types import CoroutineType, MappingProxyType
+from types import CoroutineType
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -66,7 +66,7 @@ from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryOptional
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
-from ragweave.resolvers.cost import literal_arguments
+from ragweave.schema.argument_values import ArgumentPlan, plan_arguments
 from ragweave.schema.arguments import ArgumentConverters
 from ragweave.schema.completion import (
     LeafField,
@@ -140,7 +140,6 @@ class _TypeName:
 
 _TYPENAME = _TypeName()
 _Step = _Leaf | _ObjectAttribute | _Resolver | _Event | _TypeName | None
-_IMMUTABLE = frozenset((int, float, str, bool, type(None)))
 _PLAIN_ARGUMENTS = (int, str, float, bool, ID)
 
 
@@ -167,8 +166,8 @@ class _SchemaPlans:
         self.steps_of_sets: dict[int, tuple[Any, list[tuple[str, Any, _Step]]]] = {}
         # grouped field set (from `subfields`) -> its generated completer (`ragweave.schema.completion`), or None
         self.completers: dict[int, tuple[Any, Any]] = {}
-        # field node -> (the node, its definition, its coerced arguments or None when they are not constant)
-        self.literal_arguments: dict[int, tuple[FieldNode, GraphQLField, dict[str, Any] | None]] = {}
+        # field node -> (the node, its definition, its argument plan or None)
+        self.argument_plans: dict[int, tuple[FieldNode, GraphQLField, ArgumentPlan | None]] = {}
 
     def is_static(self, operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
         """Whether collecting this operation's fields depends on the document alone: no directives on its
@@ -194,20 +193,16 @@ class _SchemaPlans:
             self.completers.clear()
         self.subfields[(return_type, tuple(map(id, nodes)))] = (nodes, collected)
 
-    def constant_arguments(self, field_def: GraphQLField, node: FieldNode) -> dict[str, Any] | None:
-        """The field's coerced arguments when they depend on the node alone (no variable in them) and are
-        immutable scalars, so that one dict can serve every request; None otherwise."""
-        cached = self.literal_arguments.get(id(node))
+    def argument_plan(self, field_def: GraphQLField, node: FieldNode) -> ArgumentPlan | None:
+        """The field node's argument plan (`ragweave.schema.argument_values`), or None."""
+        cached = self.argument_plans.get(id(node))
         if cached is not None and cached[0] is node and cached[1] is field_def:
             return cached[2]
-        coerced = literal_arguments(field_def, node)
-        values = None
-        if coerced is not None and all(type(v) in _IMMUTABLE for v in coerced.values()):
-            values = MappingProxyType(coerced)
-        if len(self.literal_arguments) >= _MAX_CACHED:
-            self.literal_arguments.clear()
-        self.literal_arguments[id(node)] = (node, field_def, values)
-        return values
+        plan = plan_arguments(field_def, node)
+        if len(self.argument_plans) >= _MAX_CACHED:
+            self.argument_plans.clear()
+        self.argument_plans[id(node)] = (node, field_def, plan)
+        return plan
 
     def step(self, parent_type: GraphQLObjectType, field_name: str) -> _Step:
         key = (parent_type.name, field_name)
@@ -587,7 +582,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         try:
             arguments = None
             if field_def.args and first.fragment_variable_values is None:
-                arguments = self._schema_plans.constant_arguments(field_def, first.node)
+                plan = self._schema_plans.argument_plan(field_def, first.node)
+                arguments = None if plan is None else plan.values(self.variable_values)
             if arguments is None:
                 arguments = get_argument_values(
                     field_def, first.node, self.variable_values, first.fragment_variable_values,
