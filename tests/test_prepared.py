@@ -82,9 +82,8 @@ def test_the_executor_gets_what_build_gives_it():
     """)
     context = object()
     for name, variables in (("A", {"s": "x"}), ("B", {"b": False}), ("B", {"i": 4, "b": True})):
-        prepared = prepare(SCHEMA, document, name)
-        assert prepared is not None
-        ours = Executor.prepared(prepared, SCHEMA, context, variables, None)
+        assert prepare(SCHEMA, document, name) is not None
+        ours = Executor.prepared(SCHEMA, document, name, context, variables, None)
         theirs = Executor.build(SCHEMA, document, None, context, variables, name)
         assert isinstance(ours, Executor) and isinstance(theirs, Executor)
         assert isinstance(ours.operation, OperationDefinitionNode) and ours.operation is theirs.operation
@@ -94,4 +93,5 @@ def test_the_executor_gets_what_build_gives_it():
                           "abort_signal", "hooks", "error_propagation", "enable_early_execution",
                           "hide_suggestions", "operation_extensions"):
             assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
-    assert Executor.prepared(prepare(SCHEMA, document, "B"), SCHEMA, context, {"b": None}, None) is None
+    assert Executor.prepared(SCHEMA, document, "B", context, {"b": None}, None) is None
+    assert Executor.prepared(SCHEMA, parse("query D($v: Int = 3) { f }"), None, context, {}, None) is None

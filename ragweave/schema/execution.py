@@ -37,6 +37,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from graphql import (
+    DocumentNode,
     FieldNode,
     FragmentSpreadNode,
     GraphQLEnumType,
@@ -76,7 +77,7 @@ from ragweave.schema.completion import (
     compile_completer,
     usable_attribute,
 )
-from ragweave.schema.prepared import PreparedOperation
+from ragweave.schema.prepared import PreparedOperation, prepare
 
 _MISSING = object()
 _MAX_CACHED = 4096  # operations, field groups and grouped field sets kept across requests
@@ -168,6 +169,18 @@ class _SchemaPlans:
         self.completers: dict[int, tuple[Any, Any]] = {}
         # field node -> (the node, its definition, its argument plan or None)
         self.argument_plans: dict[int, tuple[FieldNode, GraphQLField, ArgumentPlan | None]] = {}
+        # document -> (the document, {operation name: its prepared operation or None})
+        self.prepared_operations: dict[int, tuple[DocumentNode, dict[str | None, PreparedOperation | None]]] = {}
+
+    def prepared(self, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
+                 ) -> PreparedOperation | None:
+        """The document's operation prepared once (`ragweave.schema.prepared`), or None."""
+        by_name = _kept(self.prepared_operations, document)
+        if by_name is _MISSING:
+            by_name = _keep(self.prepared_operations, document, {})
+        if operation_name not in by_name:
+            by_name[operation_name] = prepare(schema, document, operation_name)
+        return by_name[operation_name]
 
     def is_static(self, operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
         """Whether collecting this operation's fields depends on the document alone: no directives on its
@@ -337,13 +350,17 @@ def _undirected(selection_set: SelectionSetNode | None, fragments: dict[str, Any
 _plans_by_schema: WeakKeyDictionary[GraphQLSchema, _SchemaPlans] = WeakKeyDictionary()
 
 
+def _plans_of(schema: GraphQLSchema) -> _SchemaPlans:
+    plans = _plans_by_schema.get(schema)
+    if plans is None:
+        plans = _plans_by_schema[schema] = _SchemaPlans(schema)
+    return plans
+
+
 class Executor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        plans = _plans_by_schema.get(self.schema)
-        if plans is None:
-            plans = _plans_by_schema[self.schema] = _SchemaPlans(self.schema)
-        self._schema_plans = plans
+        self._schema_plans = plans = _plans_of(self.schema)
         middleware = self.middleware_manager  # Strawberry always passes one; it matters only when it has hooks
         self._short_paths = middleware is None or not middleware.middlewares
         # grouped field set -> its steps; the set is kept with its steps so that its id cannot be reused while
@@ -357,12 +374,14 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         self._event_root: Any = _MISSING
 
     @classmethod
-    def prepared(cls, prepared: PreparedOperation, schema: GraphQLSchema, context: Any, variables: Any,
-                 is_awaitable: Any) -> Executor | None:
-        """What `build` makes for a prepared operation (`ragweave.schema.prepared`) without root value or
-        middleware, as graphql-core's `execute` asks for it; None where the variables need `build`'s coercion."""
-        variable_values = prepared.variable_values(variables)
-        if variable_values is None:
+    def prepared(cls, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, context: Any,
+                 variables: Any, is_awaitable: Any) -> Executor | None:
+        """What `build` makes, without root value or middleware as graphql-core's `execute` asks for it, for an
+        operation that can be prepared (`ragweave.schema.prepared`); None where it cannot, or where the variables
+        need `build`'s coercion."""
+        prepared = _plans_of(schema).prepared(schema, document, operation_name)
+        variable_values = None if prepared is None else prepared.variable_values(variables)
+        if prepared is None or variable_values is None:
             return None
         return cls(schema, prepared.fragment_definitions, prepared.fragments, None, context, prepared.operation,
                    variable_values, default_field_resolver, default_type_resolver, default_field_resolver,

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast, specified_rules
@@ -63,9 +63,7 @@ from ragweave.schema.extensions import (
     debug_results,
     take_rate,
 )
-from ragweave.schema.prepared import PreparedOperation, prepare
 
-_MAX_PREPARED = 1024  # operations kept (the document cache keeps 256 documents)
 _RULES = tuple(specified_rules)  # Strawberry's default validation rules, which the document cache is asked with
 
 
@@ -77,8 +75,6 @@ class QueryLane:
     metrics: Metrics | None
     log_debug: bool | None  # None: no operation log extension
     report: bool  # the debug extensions are reported
-    # (id of a document, operation name) -> (the document, its prepared operation or None)
-    prepared: dict[tuple[int, str | None], tuple[DocumentNode, PreparedOperation | None]] = field(default_factory=dict)
 
     @classmethod
     def for_schema(cls, schema: Any) -> QueryLane | None:
@@ -123,9 +119,8 @@ class QueryLane:
         schema = self.schema
         if context.auth_error is not None:
             return None
-        prepared = self._prepared(document, operation_name)
-        executor = None if prepared is None else Executor.prepared(
-            prepared, schema._schema, context, variables, optimized_is_awaitable)
+        executor = Executor.prepared(schema._schema, document, operation_name, context, variables,
+                                     optimized_is_awaitable)
         if executor is None:
             executor = Executor.build(schema._schema, document, None, context, variables, operation_name,
                                       is_awaitable=optimized_is_awaitable, operation_extensions=None)
@@ -174,17 +169,6 @@ class QueryLane:
                                 process_errors=True)
         return self._result(ec, ExecutionResult(data=result.data, errors=result.errors), cost, call_log, started,
                             process_errors=False)
-
-    def _prepared(self, document: DocumentNode, operation_name: str | None) -> PreparedOperation | None:
-        key = (id(document), operation_name)
-        kept = self.prepared.get(key)
-        if kept is not None and kept[0] is document:
-            return kept[1]
-        if len(self.prepared) >= _MAX_PREPARED:
-            self.prepared.clear()
-        prepared = prepare(self.schema._schema, document, operation_name)
-        self.prepared[key] = (document, prepared)
-        return prepared
 
     def _leave(self, ec: Any, tally: CallTally | None, started: float, failure: BaseException | None,
                metrics_token: Any, logging_on: bool) -> None:
