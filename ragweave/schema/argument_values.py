@@ -77,7 +77,9 @@ def plan_arguments(field_def: GraphQLField, node: FieldNode) -> ArgumentPlan | N
         value_node = given.get(name)
         variable = value_node.name.value if isinstance(value_node, VariableNode) else None
         if value_node is not None and variable is None:
-            value = coerce_input_literal(value_node, definition.type)  # Undefined if it holds a variable
+            value = coerce_input_literal(value_node, definition.type)
+            if value is Undefined:
+                return None  # a literal graphql-core refuses (or one holding a variable)
         elif is_required_argument(definition):
             if variable is None:
                 return None  # a required argument left out: graphql-core reports it
@@ -92,8 +94,6 @@ def plan_arguments(field_def: GraphQLField, node: FieldNode) -> ArgumentPlan | N
             if value is Undefined and variable is None:
                 continue  # left out, no default: graphql-core leaves it out too
         if value is not Undefined and type(value) not in _IMMUTABLE:
-            return None
-        if value is Undefined and variable is None:
             return None
         arguments.append(_Argument(out_name, variable, value, is_required_argument(definition),
                                    is_non_null_type(definition.type)))
