@@ -10,6 +10,7 @@ from graphql import OperationDefinitionNode, build_schema, get_operation_ast, pa
 from graphql.execution.values import get_variable_values
 from graphql.pyutils import Undefined
 
+from ragweave.schema.direct_root import start
 from ragweave.schema.execution import Executor
 from ragweave.schema.prepared import prepare
 
@@ -83,7 +84,7 @@ def test_the_executor_gets_what_build_gives_it():
     context = object()
     for name, variables in (("A", {"s": "x"}), ("B", {"b": False}), ("B", {"i": 4, "b": True})):
         assert prepare(SCHEMA, document, name) is not None
-        ours = Executor.prepared(SCHEMA, document, name, context, variables, None)
+        ours = start(SCHEMA, document, name, context, variables, None)
         theirs = Executor.build(SCHEMA, document, None, context, variables, name)
         assert isinstance(ours, Executor) and isinstance(theirs, Executor)
         assert isinstance(ours.operation, OperationDefinitionNode) and ours.operation is theirs.operation
@@ -93,5 +94,5 @@ def test_the_executor_gets_what_build_gives_it():
                           "abort_signal", "hooks", "error_propagation", "enable_early_execution",
                           "hide_suggestions", "operation_extensions"):
             assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
-    assert Executor.prepared(SCHEMA, document, "B", context, {"b": None}, None) is None
-    assert Executor.prepared(SCHEMA, parse("query D($v: Int = 3) { f }"), None, context, {}, None) is None
+    assert start(SCHEMA, document, "B", context, {"b": None}, None) is None
+    assert start(SCHEMA, parse("query D($v: Int = 3) { f }"), None, context, {}, None) is None

@@ -19,7 +19,7 @@ from ragweave.datasources.embeddings import LocalEmbedder
 from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.loaders import Loaders
 from ragweave.observability.metrics import Metrics
-from ragweave.schema import build_schema, query_lane
+from ragweave.schema import build_schema, direct_root, query_lane
 from ragweave.schema.query_lane import QueryLane
 from ragweave.settings import Settings
 from tests.test_http import LOOPBACK, app_for
@@ -189,8 +189,8 @@ def test_what_the_lane_leaves_to_the_pipeline(twins, monkeypatch, case, body):
 
 def test_refused_credentials_are_left_to_the_pipeline(twins, monkeypatch):
     client, _ = twins("keys", ingest=False, dev_mode=False)
-    for way in ("build", "prepared"):
-        monkeypatch.setattr(query_lane.Executor, way, lambda *args, **kwargs: pytest.fail("the lane went on"))
+    for owner, way in ((query_lane.Executor, "build"), (query_lane.direct_root, "start")):
+        monkeypatch.setattr(owner, way, lambda *args, **kwargs: pytest.fail("the lane went on"))
     answer = client.post("/graphql", json={"query": "{ version }"}, headers={"authorization": "Bearer rw_nope"})
     assert answer.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", answer.json()
 
@@ -221,3 +221,20 @@ def test_the_lane_builds_the_executor_of_a_prepared_operation_itself(twins, monk
         built.clear()
         answer = client.post("/graphql", json=body).json()
         assert "errors" not in answer and answer["data"]["search"] == [] and built == expected
+
+
+def test_a_query_of_one_plain_field_runs_without_an_executor(twins, monkeypatch):
+    client, _ = twins("direct")
+    runs: list[str] = []
+    execute_operation = direct_root.DirectRun.execute_operation
+
+    async def observed(self):
+        runs.append(self.root.name)
+        return await execute_operation(self)
+
+    monkeypatch.setattr(direct_root.DirectRun, "execute_operation", observed)
+    for body in ({"query": SEARCH, "variables": {"q": "contract", "k": 2}},
+                 {"query": DEEP, "variables": {"q": "Who leads the Ferry Team?"}}):  # entities: resolvers below
+        answer = client.post("/graphql", json=body).json()
+        assert "errors" not in answer and answer["data"]
+    assert runs == ["search"]

@@ -80,8 +80,10 @@ from ragweave.schema.completion import (
 from ragweave.schema.prepared import PreparedOperation, prepare
 
 _MISSING = object()
+UNPLANNED = _MISSING  # `_SchemaPlans.direct_root` for an operation whose direct root was not worked out yet
 _MAX_CACHED = 4096  # operations, field groups and grouped field sets kept across requests
 _FALLBACK = object()  # "graphql-core completes this value"
+NOT_PLAIN = _FALLBACK  # `SoleRoot.complete` for a value its completer cannot complete
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,45 @@ class _Event:
     field_def: GraphQLField
 
 
+@dataclass(frozen=True, slots=True)
+class SoleRoot:
+    """A static query's only root field, resolved by a Strawberry resolver whose arguments are planned (or that
+    takes none) and whose value is an object, or a list of objects, completed by a generated completer:
+    `Executor.sole_plain_root`, for `ragweave.schema.direct_root`."""
+
+    root_type: GraphQLObjectType
+    name: str  # the response key
+    details: Any  # the field's details list
+    path: Path
+    step: _Resolver
+    plan: ArgumentPlan | None  # None for a field without arguments
+    shape: _Shape
+    completer: Any
+    info: Any  # the resolve info of the request that worked this out, with its per-request parts to replace
+    plans: _SchemaPlans
+
+    def complete(self, value: Any) -> Any:
+        """The value completed by the completer, or NOT_PLAIN where graphql-core's path must complete and report it
+        (`Executor.answer_root`)."""
+        shape = self.shape
+        if value is None:
+            return NOT_PLAIN if shape.non_null else None
+        if not shape.is_list:
+            if type(value) is not shape.python_type:
+                return NOT_PLAIN
+            try:
+                return self.completer(value)
+            except Exception:
+                return NOT_PLAIN
+        if not _plain_items(shape, value):
+            return NOT_PLAIN
+        complete = self.completer
+        try:
+            return [None if item is None else complete(item) for item in value]
+        except Exception:
+            return NOT_PLAIN
+
+
 class _TypeName:
     """The `__typename` meta field."""
 
@@ -171,6 +212,8 @@ class _SchemaPlans:
         self.argument_plans: dict[int, tuple[FieldNode, GraphQLField, ArgumentPlan | None]] = {}
         # document -> (the document, {operation name: its prepared operation or None})
         self.prepared_operations: dict[int, tuple[DocumentNode, dict[str | None, PreparedOperation | None]]] = {}
+        # prepared operation -> its direct root (`ragweave.schema.direct_root`), or None where it has none
+        self.direct_roots: dict[int, tuple[PreparedOperation, Any]] = {}
 
     def prepared(self, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None
                  ) -> PreparedOperation | None:
@@ -181,6 +224,13 @@ class _SchemaPlans:
         if operation_name not in by_name:
             by_name[operation_name] = prepare(schema, document, operation_name)
         return by_name[operation_name]
+
+    def direct_root(self, prepared: PreparedOperation) -> Any:
+        """The prepared operation's direct root kept by `keep_direct_root`, or UNPLANNED."""
+        return _kept(self.direct_roots, prepared)
+
+    def keep_direct_root(self, prepared: PreparedOperation, root: Any) -> None:
+        _keep(self.direct_roots, prepared, root)
 
     def is_static(self, operation: OperationDefinitionNode, fragments: dict[str, Any]) -> bool:
         """Whether collecting this operation's fields depends on the document alone: no directives on its
@@ -350,7 +400,7 @@ def _undirected(selection_set: SelectionSetNode | None, fragments: dict[str, Any
 _plans_by_schema: WeakKeyDictionary[GraphQLSchema, _SchemaPlans] = WeakKeyDictionary()
 
 
-def _plans_of(schema: GraphQLSchema) -> _SchemaPlans:
+def plans_of(schema: GraphQLSchema) -> _SchemaPlans:
     plans = _plans_by_schema.get(schema)
     if plans is None:
         plans = _plans_by_schema[schema] = _SchemaPlans(schema)
@@ -360,7 +410,7 @@ def _plans_of(schema: GraphQLSchema) -> _SchemaPlans:
 class Executor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._schema_plans = plans = _plans_of(self.schema)
+        self._schema_plans = plans = plans_of(self.schema)
         middleware = self.middleware_manager  # Strawberry always passes one; it matters only when it has hooks
         self._short_paths = middleware is None or not middleware.middlewares
         # grouped field set -> its steps; the set is kept with its steps so that its id cannot be reused while
@@ -374,15 +424,10 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         self._event_root: Any = _MISSING
 
     @classmethod
-    def prepared(cls, schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, context: Any,
-                 variables: Any, is_awaitable: Any) -> Executor | None:
-        """What `build` makes, without root value or middleware as graphql-core's `execute` asks for it, for an
-        operation that can be prepared (`ragweave.schema.prepared`); None where it cannot, or where the variables
-        need `build`'s coercion."""
-        prepared = _plans_of(schema).prepared(schema, document, operation_name)
-        variable_values = None if prepared is None else prepared.variable_values(variables)
-        if prepared is None or variable_values is None:
-            return None
+    def from_prepared(cls, schema: GraphQLSchema, prepared: PreparedOperation, context: Any, variable_values: Any,
+                      is_awaitable: Any) -> Executor:
+        """What `build` makes for a prepared operation (`ragweave.schema.prepared`) and its coerced variables,
+        without root value or middleware, as graphql-core's `execute` asks for it."""
         return cls(schema, prepared.fragment_definitions, prepared.fragments, None, context, prepared.operation,
                    variable_values, default_field_resolver, default_type_resolver, default_field_resolver,
                    is_awaitable=is_awaitable, operation_extensions=None)
@@ -474,6 +519,50 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         # built, so the executor, the request's context and its answer are freed at once, not by a full GC
         self.async_helpers = None  # type: ignore[assignment]
         return response
+
+    def sole_plain_root(self) -> SoleRoot | None:
+        """This operation's root field, when the operation is a static query of that one field, resolved by a
+        Strawberry resolver with planned arguments and completed by a generated completer (`SoleRoot`); else None.
+        """
+        if self.operation.operation is not OperationType.QUERY or self.root_value is not None:
+            return None
+        root = self._query_root()
+        if root is None or len(root[1]) != 1:
+            return None
+        root_type, grouped_field_set = root
+        ((name, details, step),) = self._steps_of(root_type, grouped_field_set, None)
+        if type(step) is not _Resolver or details[0].fragment_variable_values is not None:
+            return None
+        plans, field_def = self._schema_plans, step.field_def
+        plan = plans.argument_plan(field_def, details[0].node) if field_def.args else None
+        shape = plans.shape(field_def.type)
+        if (field_def.args and plan is None) or shape is None:
+            return None
+        below, deferred, _ = self.collect_subfields(shape.object_type, details)
+        completer = None if deferred else self._completer(shape.object_type, below)
+        if completer is None:
+            return None
+        path = Path(None, name, root_type.name)
+        info = self.build_resolve_info(field_def, [d.node for d in details], root_type, path)._replace(
+            variable_values=None, context=None, async_helpers=None)  # this request's, not to be kept
+        return SoleRoot(root_type, name, details, path, step, plan, shape, completer, info, plans)
+
+    def answer_root(self, root: SoleRoot, outcome: Any, *, raised: bool) -> Any:
+        """The response `execute_operation` gives once the root field's resolver has returned `outcome` (or raised
+        it): the value completed, errors located and propagated, for a direct run that stepped aside."""
+        field_def, details, path = root.step.field_def, root.details, root.path
+        try:
+            if raised:
+                self.handle_field_error(outcome, field_def.type, details, path)
+                return self.build_response({root.name: None})
+            info = self.build_resolve_info(field_def, [d.node for d in details], root.root_type, path)
+            data = {root.name: self._completed(field_def.type, details, info, path, outcome)}
+        except GraphQLError as error:
+            self.collected_errors.add(error, None)
+            return self.build_response(None)
+        if self.is_awaitable(data[root.name]):
+            return self._event_response(_filled(data, [root.name]))
+        return self.build_response(data)
 
     def _steps_of(
         self, parent_type: GraphQLObjectType, grouped_field_set: Any, path: Path | None
@@ -608,26 +697,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     field_def, first.node, self.variable_values, first.fragment_variable_values,
                     self.hide_suggestions,
                 ) if field_def.args else {}
-            names, converted, unplanned = step.python_names, step.converted, step.unplanned
-            # Strawberry's Info, built only when the resolver takes it or `convert_argument` converts an argument
-            needs_info = step.info_name is not None or (unplanned and any(name in unplanned for name in arguments))
-            strawberry_info = step.info_class(_raw_info=info, _field=step.field) if needs_info else None
-            kwargs = {}
-            for name, value in arguments.items():
-                convert = converted.get(name)
-                if convert is not None:
-                    value = convert(value)
-                elif name in unplanned:
-                    value = convert_argument(
-                        value=value, type_=unplanned[name].type, config=self._schema_plans.config,
-                        scalar_registry=self._schema_plans.scalar_registry, info=strawberry_info, path=(name,),
-                    )
-                kwargs[names[name]] = value
-            for name in step.source_names:
-                kwargs[name] = source
-            if step.info_name is not None:
-                kwargs[step.info_name] = strawberry_info
-            result = step.call(source, **kwargs) if step.pass_self else step.call(**kwargs)
+            result = resolver_call(step, self._schema_plans, arguments, source, info)
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, details, path)
             return None
@@ -696,12 +766,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             if type(value) is not shape.python_type:
                 return _FALLBACK
             return self._complete_object(shape.object_type, details, path, value)
-        if type(value) is not list and type(value) is not tuple:
+        if not _plain_items(shape, value):
             return _FALLBACK
-        python_type, item_non_null = shape.python_type, shape.item_non_null
-        for item in value:
-            if type(item) is not python_type and (item is not None or item_non_null):
-                return _FALLBACK
         object_type, item_type = shape.object_type, shape.item_type
         collected = self.collect_subfields(object_type, details)
         if collected[1]:  # deferred fragments
@@ -750,6 +816,42 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             except Exception:  # a value that is not plain: `execute_fields` completes it and reports it
                 pass
         return self.execute_fields(object_type, value, path, grouped_field_set, None)
+
+
+def resolver_call(step: _Resolver, plans: _SchemaPlans, arguments: dict[str, Any], source: Any, info: Any) -> Any:
+    """What the resolver returns (maybe an awaitable), called with the arguments as Strawberry's wrapper passes
+    them: renamed, converted where not plain scalars, with the source and Strawberry's Info where it takes them."""
+    names, converted, unplanned = step.python_names, step.converted, step.unplanned
+    # Strawberry's Info, built only when the resolver takes it or `convert_argument` converts an argument
+    needs_info = step.info_name is not None or (unplanned and any(name in unplanned for name in arguments))
+    strawberry_info = step.info_class(_raw_info=info, _field=step.field) if needs_info else None
+    kwargs = {}
+    for name, value in arguments.items():
+        convert = converted.get(name)
+        if convert is not None:
+            value = convert(value)
+        elif name in unplanned:
+            value = convert_argument(
+                value=value, type_=unplanned[name].type, config=plans.config,
+                scalar_registry=plans.scalar_registry, info=strawberry_info, path=(name,),
+            )
+        kwargs[names[name]] = value
+    for name in step.source_names:
+        kwargs[name] = source
+    if step.info_name is not None:
+        kwargs[step.info_name] = strawberry_info
+    return step.call(source, **kwargs) if step.pass_self else step.call(**kwargs)
+
+
+def _plain_items(shape: _Shape, value: Any) -> bool:
+    """Whether a list shape's value is a list or tuple of its Python type's objects (None where items may be)."""
+    if type(value) is not list and type(value) is not tuple:
+        return False
+    python_type, item_non_null = shape.python_type, shape.item_non_null
+    for item in value:
+        if type(item) is not python_type and (item is not None or item_non_null):
+            return False
+    return True
 
 
 def _kept(table: dict[int, tuple[Any, Any]], key: Any) -> Any:

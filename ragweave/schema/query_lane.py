@@ -13,7 +13,8 @@ the order their hooks do it, with the same functions:
 1. entering the operation: the metrics context and the operation's clock (`MetricsExtension`, the operation log),
    the backend-call log (`DebugExtensions`);
 2. around execution: the rate limit (`CostLimits`), the request deadline (`RequestDeadline`); the executor runs
-   the operation; Strawberry's error logging (`Schema.process_errors`);
+   the operation (or, for a query of one plain root field, a direct run: `ragweave.schema.direct_root`);
+   Strawberry's error logging (`Schema.process_errors`);
 3. leaving the operation, in reverse: the call log released, the errors coded (`ErrorCodes`), the log line, the
    metrics, the loaders emptied (`ReleaseLoaders`);
 4. the result with its extensions (`extensions.cost`, the debug extensions), as Strawberry's
@@ -48,6 +49,7 @@ from ragweave.observability.logging import OperationLogExtension, log_operation
 from ragweave.observability.logging import log as operation_log
 from ragweave.observability.metrics import Metrics, MetricsExtension, current_metrics, observe
 from ragweave.resolvers.cost import coerced_operation_cost
+from ragweave.schema import direct_root
 from ragweave.schema.documents import DocumentCache, Documents
 from ragweave.schema.execution import Executor
 from ragweave.schema.extensions import (
@@ -119,7 +121,7 @@ class QueryLane:
         schema = self.schema
         if context.auth_error is not None:
             return None
-        executor = Executor.prepared(schema._schema, document, operation_name, context, variables,
+        executor = direct_root.start(schema._schema, document, operation_name, context, variables,
                                      optimized_is_awaitable)
         if executor is None:
             executor = Executor.build(schema._schema, document, None, context, variables, operation_name,
