@@ -22,6 +22,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 _OPTIONAL_OBJECT = (dict, type(None))
+_KNOWN_ACCEPTS = 64
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -45,8 +46,20 @@ class PlainPostMixin:
             type(request) is Request and request.method == "POST"
             and not self.schema.config.enable_experimental_incremental_execution  # type: ignore[attr-defined]
             and _is_json(request.headers.get("content-type"))
-            and self._get_stream_transport_from_headers(request.headers) is None  # type: ignore[attr-defined]
+            and not self._streams(request.headers.get("accept", ""))
         )
+
+    def _streams(self, accept: str) -> bool:
+        """Whether Strawberry would answer this Accept header with a stream transport. Its check parses the header
+        with `email.message` for each transport; the answer depends on the header alone, so it is kept per value
+        (a bounded table: clients send a handful of them)."""
+        known = self.__dict__.setdefault("_streaming_accepts", {})
+        streams = known.get(accept)
+        if streams is None:
+            streams = self._get_stream_transport_from_headers({"accept": accept}) is not None  # type: ignore[attr-defined]
+            if len(known) < _KNOWN_ACCEPTS:
+                known[accept] = streams
+        return streams
 
     async def _object_body(self, request: Request) -> dict[str, Any] | None:
         """The body when it is one JSON object whose members have the types Strawberry requires, else None. A

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from starlette.routing import Route
 from starlette.testclient import TestClient
 from strawberry.http.async_base_view import AsyncBaseHTTPView
 
@@ -110,3 +111,20 @@ def test_plain_posts_skip_strawberrys_run_and_the_others_take_it(client: TestCli
     assert client.post("/graphql", content=b"[]", headers=JSON).status_code == 400 and taken == ["POST"]
     assert client.get("/graphql", params={"query": VERSION}).json()["data"] == {"version": "0.1.0"}
     assert taken == ["POST", "GET"]
+
+
+ACCEPTS = ["", "application/json", "*/*", "text/event-stream", "TEXT/EVENT-STREAM", "multipart/mixed",
+           'multipart/mixed;subscriptionSpec="1.0"', "multipart/mixed; boundary=graphql", "multipart/mixed; boundary=x",
+           "application/json, text/event-stream;q=0.5", "application/graphql-response+json, application/json"]
+
+
+def test_the_stream_check_kept_per_accept_header_is_strawberrys(client: TestClient):
+    view = next(r.app for r in client.app.routes if isinstance(r, Route) and r.path == "/graphql")
+    for _ in range(2):  # worked out, then kept
+        for accept in ACCEPTS:
+            theirs = view._get_stream_transport_from_headers({"accept": accept}) is not None
+            assert view._streams(accept) == theirs, accept
+    assert any(view._streams(accept) for accept in ACCEPTS) and not view._streams("application/json")
+    for number in range(200):
+        view._streams(f"application/x-{number}")
+    assert len(view._streaming_accepts) <= 64
