@@ -1,4 +1,7 @@
-"""The graph's node types: Chunk, Document, Entity and Relation. Nested fields resolve through loaders."""
+"""The graph's node types: Chunk, Document, Entity and Relation. Nested fields resolve through loaders.
+
+Ids are the records' strings as they are: `strawberry.ID` is a typing `NewType` of `str`, whose call returns its
+argument (through a Python-level call, several per hit)."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ class Document:
 
     @classmethod
     def from_record(cls, document: records.Document, collection: str) -> Document:
-        return cls(id=strawberry.ID(document.id), title=document.title, metadata=document.metadata,
+        return cls(id=document.id, title=document.title, metadata=document.metadata,
                    collection=collection)
 
     @strawberry.field
@@ -44,7 +47,7 @@ class Chunk:
     @classmethod
     def from_record(cls, chunk: records.Chunk, collection: str) -> Chunk:
         return cls(
-            id=strawberry.ID(chunk.id), text=chunk.text, document_id=strawberry.ID(chunk.document_id),
+            id=chunk.id, text=chunk.text, document_id=chunk.document_id,
             index=chunk.index, metadata=chunk.metadata, collection=collection, record=chunk,
         )
 
@@ -52,7 +55,7 @@ class Chunk:
     def document(self) -> Document:
         """Resolved from the chunk's own payload: no backend call."""
         chunk = self.record
-        return Document(id=strawberry.ID(chunk.document_id), title=chunk.document_title,
+        return Document(id=chunk.document_id, title=chunk.document_title,
                         metadata=chunk.document_metadata, collection=self.collection)
 
     @strawberry.field(description="Entities the knowledge graph links to this chunk.")
@@ -71,7 +74,7 @@ class Entity:
 
     @classmethod
     def from_record(cls, entity: records.Entity, collection: str) -> Entity:
-        return cls(id=strawberry.ID(entity.id), name=entity.name, type=entity.type,
+        return cls(id=entity.id, name=entity.name, type=entity.type,
                    properties=entity.properties, collection=collection)
 
     @strawberry.field(description="Entities within `hops` relationships, nearest first; excludes this entity.")
