@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 import aiodataloader
-from aiodataloader import DataLoader, Loader, dispatch_queue_batch
+from aiodataloader import DataLoader, Loader, failed_dispatch
 
 from ragweave import records
 from ragweave.datasources.graph import Mention
@@ -75,13 +75,32 @@ class _BatchLoader(DataLoader):
 
     def _dispatch(self) -> None:
         queue, self._queue = self._queue, []
-        self.loop.create_task(dispatch_queue_batch(self, queue))
+        self.loop.create_task(_run_batch(self, queue))
 
     def load_many(self, keys: Iterable[Any]) -> Awaitable[list[Any]]:
         """DataLoader's gathers the loads, which wakes the caller one loop iteration after the last one is answered
         (gather's callback, then the caller). Here the caller awaits them in order: all are already queued, so
         they share the same batches. The first failure in key order propagates."""
         return _in_order([self.load(key) for key in keys])
+
+
+async def _run_batch(loader: DataLoader, queue: list[Loader]) -> None:
+    """aiodataloader's `dispatch_queue_batch` for a batch function that is a coroutine function returning a list
+    (each one here), without its checks of what the function returned, one of them an `isinstance` against
+    `typing.Iterable` (several Python-level calls). A list of another length, or a failure, fails every key."""
+    keys = [item.key for item in queue]
+    try:
+        values = await loader.batch_load_fn(keys)
+        if len(values) != len(keys):
+            raise TypeError(f"a batch of {len(keys)} keys answered {len(values)} values")
+        for item, value in zip(queue, values, strict=True):
+            if not item.future.done():
+                if isinstance(value, Exception):
+                    item.future.set_exception(value)
+                else:
+                    item.future.set_result(value)
+    except Exception as error:
+        failed_dispatch(loader, queue, error)
 
 
 async def _in_order(loads: list[Future[Any]]) -> list[Any]:

@@ -122,3 +122,29 @@ async def test_load_many_answers_in_key_order_from_one_batch_and_raises_its_fail
         gc.collect()  # a failed future nobody retrieved is reported when it is collected
         loop.set_exception_handler(None)
     assert reported == []  # the second key's failure was retrieved, as gather retrieves it
+
+
+async def test_a_batch_settles_its_keys_as_aiodataloader_settles_them():
+    """Values, an exception as a value (that key fails), a list of another length or a failure (every key fails,
+    nothing is cached): the same outcome for each key as aiodataloader's DataLoader, and the same calls."""
+
+    async def outcomes(build) -> tuple[list[object], list[list[str]]]:
+        calls: list[list[str]] = []
+
+        async def batch(keys: list[str]) -> list[object]:
+            calls.append(list(keys))
+            if "boom" in keys:
+                raise RuntimeError("boom")
+            if "short" in keys:
+                return keys[1:]
+            return [KeyError(key) if key.startswith("missing") else key.upper() for key in keys]
+
+        loader, answers = build(batch), []
+        for keys in (["a", "missing-b", "c"], ["boom", "d"], ["short", "e"], ["boom", "missing-b"]):
+            for result in await asyncio.gather(*(loader.load(key) for key in keys), return_exceptions=True):
+                answers.append(type(result).__name__ if isinstance(result, Exception) else result)
+        return answers, calls
+
+    ours, theirs = await outcomes(_BatchLoader), await outcomes(DataLoader)
+    assert ours == theirs, (ours, theirs)
+    assert ours[0][:3] == ["A", "KeyError", "C"] and ours[0][3:7] == ["RuntimeError"] * 2 + ["TypeError"] * 2
