@@ -54,8 +54,9 @@ class GraphQLView(PlainPostMixin, PersistedQueriesMixin, GraphQL[Context, None])
         self.persisted_queries = PersistedQueries.from_settings(settings, on_outcome=outcome)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        context = build_context(request.state.datasources, self.settings, request.state.jobs, request=request)
-        context.limiter = request.state.limiter
+        state = request.state
+        context = build_context(state.datasources, self.settings, state.jobs, request=request)
+        context.limiter = state.limiter
         self._authenticate(context, auth.key_from(request.headers))
         return context
 
