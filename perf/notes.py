@@ -91,8 +91,9 @@ def _a(s: dict) -> str:
              "`run` is skipped for a plain JSON POST, ragweave/plain_post.py), the per-operation work of its "
              "extensions (telemetry, error codes, cost and rate limits, deadline, call counting, the document cache; "
              "done directly by the query lane, ragweave/schema/query_lane.py, without Strawberry's operation "
-             "pipeline), and graphql-core's execution of 41 fields (the root resolver through ragweave's executor, "
-             "the hits completed by a function generated for their selection, ragweave/schema/completion.py; "
+             "pipeline), and the execution of 41 fields (the root resolver called without building graphql-core's "
+             "executor, ragweave/schema/direct_root.py, the hits completed by a function generated for their "
+             "selection, ragweave/schema/completion.py; "
              f"profile, self time: {_shares(s)}). ")
     bypass, floor = (_row(s, name) for name in SKIPS.values())
     if not floor:  # records made before the experiments ran
@@ -114,13 +115,12 @@ def _a(s: dict) -> str:
     elif floor_cpu and rest_cpu and bypass_cpu:
         verdict = (f" The floor is within 1.5x, with {_n(1.5 * rest_cpu - floor_cpu, 3)} ms to spare: that is what "
                    f"executing the operation (41 fields, the resolver's work) may cost, against "
-                   f"{_n(bypass_cpu - floor_cpu, 3)} ms through graphql-core and ragweave's executor without the "
-                   "pipeline.")
+                   f"{_n(bypass_cpu - floor_cpu, 3)} ms as the query lane executes it, without the pipeline.")
     return spent + (
         "Two experiments in the same run, with the same answers (perf/pipeline_floor.py, also "
         "`python -m perf.instructions --skip pipeline|execution` in-process), show where the CPU goes. Without "
-        "Strawberry's view steps and `Schema.execute` (the extensions' work done by hand, no operation log, "
-        "graphql-core's `execute` called directly): "
+        "Strawberry's view steps and `Schema.execute` (the extensions' work done by hand, no operation log, the "
+        "operation run as the query lane runs it): "
         f"{versus_rest(bypass)}. Without GraphQL execution as well (the answer built by hand from the same two "
         f"backend calls): {versus_rest(floor)}. That is the floor of ragweave's per-request work before any field "
         "is executed: the middleware, the view's entry, the context and the caller's key, the cost and the rate "

@@ -1,12 +1,12 @@
 """What a plain JSON POST costs without the view's steps: `python -m perf.instructions --skip pipeline`.
 
-An experiment, not a way to serve. The view answers a plain POST by running the operation through graphql-core's
-`execute` with ragweave's executor directly, with the per-operation work of the extensions composed by hand
-(operation cost and rate limit, request deadline, backend-call log, loaders released, operation metrics,
-`extensions.cost`), and without Strawberry's view steps (sub-response, persisted queries, result processing),
-`Schema.execute` or the query lane (ragweave/schema/query_lane.py, which serves such a query normally). Errors,
-validation and the operation log are left out: it serves the measured operation and nothing else. The difference to
-the normal run bounds what leaving out those steps could still save.
+An experiment, not a way to serve. The view answers a plain POST by running the operation as the query lane runs
+it (a direct run or ragweave's executor: `ragweave.schema.direct_root.start`), with the per-operation work of the
+extensions composed by hand (operation cost and rate limit, request deadline, backend-call log, loaders released,
+operation metrics, `extensions.cost`), and without Strawberry's view steps (sub-response, persisted queries, result
+processing), `Schema.execute` or the query lane (ragweave/schema/query_lane.py, which serves such a query
+normally). Errors, validation and the operation log are left out: it serves the measured operation and nothing
+else. The difference to the normal run bounds what leaving out those steps could still save.
 
 `--skip execution` (the Small operation only) also skips GraphQL execution: the answer is built by hand from the
 search loader's hits. What is left is the floor of any GraphQL server with ragweave's per-request work: the
@@ -26,6 +26,8 @@ import orjson
 from graphql import DocumentNode, execute, parse
 from starlette.requests import Request
 from starlette.responses import Response
+from strawberry.execution.is_awaitable import optimized_is_awaitable
+from strawberry.utils.await_maybe import await_maybe
 
 from ragweave.app import GraphQLView
 from ragweave.context import Context
@@ -33,6 +35,7 @@ from ragweave.datasources.calls import current_call_log
 from ragweave.deadline import request_deadline
 from ragweave.resolvers.cost import operation_cost
 from ragweave.resolvers.search import search_key
+from ragweave.schema import direct_root
 from ragweave.schema.execution import Executor
 
 PARTS = ("context", "cost", "limiter", "deadline", "metrics")
@@ -43,8 +46,14 @@ _kept_context: Context | None = None  # with `--drop context`: the first request
 
 async def _executed(schema: Any, document: DocumentNode, context: Any, name: str | None,
                     variables: dict[str, Any] | None) -> Any:
-    result = await execute(schema, document, variable_values=variables, context_value=context,  # type: ignore[misc]
-                           operation_name=name, executor_class=Executor)
+    """As the query lane runs it: a direct run or the prepared operation's executor (`direct_root.start`), else
+    graphql-core's `execute` with ragweave's executor."""
+    run = direct_root.start(schema, document, name, context, variables, optimized_is_awaitable)
+    if run is None:
+        result = await execute(schema, document, variable_values=variables, context_value=context,  # type: ignore[misc]
+                               operation_name=name, executor_class=Executor)
+    else:
+        result = await await_maybe(run.execute_operation())
     return result.data
 
 
