@@ -104,6 +104,19 @@ class GraphQLView(PlainPostMixin, PersistedQueriesMixin, GraphQL[Context, None])
         except orjson.JSONEncodeError:  # e.g. an integer over 64 bits in a JSON scalar
             return json.dumps(data, separators=(",", ":"))
 
+    def create_response(self, response_data: object, sub_response: Response) -> Response:
+        """Strawberry's, with the body encoded straight to bytes (`encode_json` makes a str, which the response
+        encodes again)."""
+        try:
+            body = orjson.dumps(response_data)
+        except orjson.JSONEncodeError:
+            body = self.encode_json(response_data).encode()
+        response = Response(body, status_code=sub_response.status_code or 200, media_type="application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        return response
+
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:
             result.errors = [coded(e) for e in result.errors]

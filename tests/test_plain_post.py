@@ -6,6 +6,7 @@ everything); status, headers and body must be equal, the answer's timings and re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
+from strawberry.asgi import GraphQL
 from strawberry.http.async_base_view import AsyncBaseHTTPView
 
 from ragweave.datasources.embeddings import LocalEmbedder
@@ -128,3 +130,21 @@ def test_the_stream_check_kept_per_accept_header_is_strawberrys(client: TestClie
     for number in range(200):
         view._streams(f"application/x-{number}")
     assert len(view._streaming_accepts) <= 64
+
+
+def test_responses_are_built_as_strawberrys_create_response_builds_them(client: TestClient):
+    view = next(r.app for r in client.app.routes if isinstance(r, Route) and r.path == "/graphql")
+    bodies = [{"data": {"search": [{"score": 0.5, "chunk": {"id": "é", "text": "naïve ✓"}}]}},
+              {"data": {"big": 2**70}},  # orjson refuses it: the standard library encodes it
+              {"data": None, "errors": [{"message": "gone", "extensions": {"code": "NOT_FOUND"}}]}]
+    for body in bodies:
+        for status, headers, background in ((None, {}, None), (404, {"cache-control": "no-store"}, object())):
+            subs = []
+            for _ in range(2):
+                sub = asyncio.run(view.get_sub_response(None))
+                sub.status_code, sub.background = status, background
+                sub.headers.update(headers)
+                subs.append(sub)
+            ours, theirs = view.create_response(body, subs[0]), GraphQL.create_response(view, body, subs[1])
+            assert (ours.status_code, ours.headers.raw, ours.body, ours.background) == (
+                theirs.status_code, theirs.headers.raw, theirs.body, theirs.background)
