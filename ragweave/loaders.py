@@ -10,7 +10,6 @@ from asyncio import Future, get_running_loop
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any, TypeVar
 
 import aiodataloader
@@ -127,6 +126,21 @@ def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> 
     return _BatchLoader(load)
 
 
+class _built_on_first_use:
+    """`functools.cached_property` without its lock: Python 3.11 takes an RLock on each first access (several per
+    request here); a request's loaders are only used from its event loop's thread."""
+
+    def __init__(self, build: Callable[[Any], Any]) -> None:
+        self.build = build
+        self.name = build.__name__
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = instance.__dict__[self.name] = self.build(instance)
+        return value
+
+
 class Loaders:
     """Each loader is built on first use: most operations touch one or two of them."""
 
@@ -142,31 +156,31 @@ class Loaders:
             vars(self).pop(name).clear_all()
         self._known_entities.clear()
 
-    @cached_property
+    @_built_on_first_use
     def embedding(self) -> DataLoader:
         return _observed("embedding", self._embed)
 
-    @cached_property
+    @_built_on_first_use
     def search(self) -> DataLoader:
         return _observed("search", self._search)
 
-    @cached_property
+    @_built_on_first_use
     def chunk(self) -> DataLoader:
         return _observed("chunk", self._chunks)
 
-    @cached_property
+    @_built_on_first_use
     def document(self) -> DataLoader:
         return _observed("document", self._documents)
 
-    @cached_property
+    @_built_on_first_use
     def document_chunks(self) -> DataLoader:
         return _observed("document_chunks", self._document_chunks)
 
-    @cached_property
+    @_built_on_first_use
     def chunk_entities(self) -> DataLoader:
         return _observed("chunk_entities", self._chunk_entities)
 
-    @cached_property
+    @_built_on_first_use
     def entity(self) -> DataLoader:
         loader = _observed("entity", self._entities)
         for entity in self._known_entities.values():
@@ -174,15 +188,15 @@ class Loaders:
         self._known_entities.clear()
         return loader
 
-    @cached_property
+    @_built_on_first_use
     def neighbors(self) -> DataLoader:
         return _observed("neighbors", self._neighbors)
 
-    @cached_property
+    @_built_on_first_use
     def relations(self) -> DataLoader:
         return _observed("relations", self._relations)
 
-    @cached_property
+    @_built_on_first_use
     def mentions(self) -> DataLoader:
         return _observed("mentions", self._mentions)
 
