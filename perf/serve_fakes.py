@@ -35,8 +35,8 @@ def _unbatched_loaders():
 
     import ragweave.loaders
 
-    def unbatched(batch_load_fn):
-        return DataLoader(batch_load_fn, batch=False, cache=False)
+    def unbatched(batch_load_fn, loop=None):
+        return DataLoader(batch_load_fn, batch=False, cache=False, loop=loop)
 
     ragweave.loaders._BatchLoader = unbatched  # type: ignore[misc]
 

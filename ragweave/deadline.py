@@ -21,14 +21,16 @@ T = TypeVar("T")
 
 
 class Deadline:
-    """A point in loop time, and the backend calls waiting under it. One timer per deadline, started by its first
-    call, cancels every call still waiting when it fires (an `asyncio.timeout_at` per call would schedule and
-    cancel a timer for each; a request makes several)."""
+    """A point in the loop's time, and the backend calls waiting under it. One timer per deadline, started by its
+    first call, cancels every call still waiting when it fires (an `asyncio.timeout_at` per call would schedule and
+    cancel a timer for each; a request makes several). The loop is kept: on Python 3.11 each
+    `asyncio.get_running_loop()` (and `current_task()` without a loop) makes a `getpid` system call."""
 
-    __slots__ = ("_cancelled", "_closed", "_timer", "_waiting", "expires")
+    __slots__ = ("_cancelled", "_closed", "_timer", "_waiting", "expires", "loop")
 
-    def __init__(self, expires: float) -> None:
+    def __init__(self, expires: float, loop: asyncio.AbstractEventLoop) -> None:
         self.expires = expires
+        self.loop = loop
         self._waiting: dict[asyncio.Task, int] = {}  # task -> calls it is inside (a call may wrap another)
         self._cancelled: set[asyncio.Task] = set()  # tasks this deadline cancelled, until they see it
         self._timer: asyncio.TimerHandle | None = None
@@ -37,7 +39,7 @@ class Deadline:
     def enter(self, task: asyncio.Task) -> None:
         self._waiting[task] = self._waiting.get(task, 0) + 1
         if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_at(self.expires, self._expire)
+            self._timer = self.loop.call_at(self.expires, self._expire)
 
     def leave(self, task: asyncio.Task) -> bool:
         """Whether this deadline cancelled the task's call (the task is owed an `uncancel`)."""
@@ -81,14 +83,10 @@ class DeadlineExceeded(BackendTimeout):
         super().__init__(backend, f"the {backend} call was cancelled: the request's deadline ran out")
 
 
-def _now() -> float:
-    return asyncio.get_running_loop().time()
-
-
 def remaining() -> float | None:
     """Seconds left before the current deadline (None when there is none)."""
     current = current_deadline.get()
-    return None if current is None else current.expires - _now()
+    return None if current is None else current.expires - current.loop.time()
 
 
 def capped(seconds: float) -> float:
@@ -102,8 +100,8 @@ class _Scope:
 
     __slots__ = ("_current", "_token")
 
-    def __init__(self, expires: float | None) -> None:
-        self._current = None if expires is None else Deadline(expires)
+    def __init__(self, current: Deadline | None) -> None:
+        self._current = current
 
     def __enter__(self) -> None:
         self._token = current_deadline.set(self._current)
@@ -114,9 +112,14 @@ class _Scope:
         current_deadline.reset(self._token)
 
 
-def request_deadline(seconds: float | None) -> AbstractContextManager[None]:
-    """The deadline of a whole request (None lifts it, e.g. for ingestion, which is bounded by its inputs)."""
-    return _Scope(None if seconds is None else _now() + seconds)
+def request_deadline(seconds: float | None, loop: asyncio.AbstractEventLoop | None = None
+                     ) -> AbstractContextManager[None]:
+    """The deadline of a whole request (None lifts it, e.g. for ingestion, which is bounded by its inputs), in the
+    running loop (`loop`, where the caller has it already)."""
+    if seconds is None:
+        return _Scope(None)
+    loop = loop or asyncio.get_running_loop()
+    return _Scope(Deadline(loop.time() + seconds, loop))
 
 
 @contextmanager
@@ -126,8 +129,8 @@ def stage(share: float) -> Iterator[None]:
     if current is None:
         yield
         return
-    now = _now()
-    with _Scope(min(current.expires, now + max(current.expires - now, 0.0) * share)):
+    now = current.loop.time()
+    with _Scope(Deadline(min(current.expires, now + max(current.expires - now, 0.0) * share), current.loop)):
         yield
 
 
@@ -139,10 +142,11 @@ async def bounded(backend: str, call: Coroutine[Any, Any, T]) -> T:
     current = current_deadline.get()
     if current is None:
         return await call
-    if current.expires <= _now():
+    loop = current.loop
+    if current.expires <= loop.time():
         call.close()  # never started
         raise DeadlineExceeded(backend)
-    task = asyncio.current_task()
+    task = asyncio.current_task(loop)
     assert task is not None
     cancelling = task.cancelling()
     current.enter(task)

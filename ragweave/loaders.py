@@ -6,7 +6,7 @@ can never resolve another tenant's data and nothing is cached across requests.
 
 from __future__ import annotations
 
-from asyncio import Future, get_running_loop
+from asyncio import AbstractEventLoop, Future, get_running_loop
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
@@ -51,8 +51,9 @@ class _BatchLoader(DataLoader):
     inspects the batch function (`inspect.iscoroutinefunction`, unwrapping partials) every time, and a request
     builds several loaders. The batch functions here are coroutine functions by construction."""
 
-    def __init__(self, batch_load_fn: Callable[[list[Any]], Awaitable[list[Any]]]) -> None:
-        self.loop = get_running_loop()
+    def __init__(self, batch_load_fn: Callable[[list[Any]], Awaitable[list[Any]]],
+                 loop: AbstractEventLoop | None = None) -> None:
+        self.loop = loop or get_running_loop()
         self.batch_load_fn = batch_load_fn
         self._cache = {}
         self._queue = []
@@ -116,14 +117,15 @@ def _retrieve(load: Future[Any]) -> None:
         load.exception()
 
 
-def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]]) -> DataLoader:
+def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]],
+              loop: AbstractEventLoop | None = None) -> DataLoader:
     """A DataLoader whose batch sizes go to the `ragweave_dataloader_batch_size{loader=name}` histogram."""
 
     async def load(keys: list[Any]) -> list[Any]:
         observe_batch(name, len(keys))
         return await batch(keys)
 
-    return _BatchLoader(load)
+    return _BatchLoader(load, loop)
 
 
 class _built_on_first_use:
@@ -157,32 +159,37 @@ class Loaders:
         self._known_entities.clear()
 
     @_built_on_first_use
+    def loop(self) -> AbstractEventLoop:
+        """The running loop, asked once: each `get_running_loop()` is a `getpid` system call on Python 3.11."""
+        return get_running_loop()
+
+    @_built_on_first_use
     def embedding(self) -> DataLoader:
-        return _observed("embedding", self._embed)
+        return _observed("embedding", self._embed, self.loop)
 
     @_built_on_first_use
     def search(self) -> DataLoader:
-        return _observed("search", self._search)
+        return _observed("search", self._search, self.loop)
 
     @_built_on_first_use
     def chunk(self) -> DataLoader:
-        return _observed("chunk", self._chunks)
+        return _observed("chunk", self._chunks, self.loop)
 
     @_built_on_first_use
     def document(self) -> DataLoader:
-        return _observed("document", self._documents)
+        return _observed("document", self._documents, self.loop)
 
     @_built_on_first_use
     def document_chunks(self) -> DataLoader:
-        return _observed("document_chunks", self._document_chunks)
+        return _observed("document_chunks", self._document_chunks, self.loop)
 
     @_built_on_first_use
     def chunk_entities(self) -> DataLoader:
-        return _observed("chunk_entities", self._chunk_entities)
+        return _observed("chunk_entities", self._chunk_entities, self.loop)
 
     @_built_on_first_use
     def entity(self) -> DataLoader:
-        loader = _observed("entity", self._entities)
+        loader = _observed("entity", self._entities, self.loop)
         for entity in self._known_entities.values():
             loader.prime(entity.id, entity)
         self._known_entities.clear()
@@ -190,15 +197,15 @@ class Loaders:
 
     @_built_on_first_use
     def neighbors(self) -> DataLoader:
-        return _observed("neighbors", self._neighbors)
+        return _observed("neighbors", self._neighbors, self.loop)
 
     @_built_on_first_use
     def relations(self) -> DataLoader:
-        return _observed("relations", self._relations)
+        return _observed("relations", self._relations, self.loop)
 
     @_built_on_first_use
     def mentions(self) -> DataLoader:
-        return _observed("mentions", self._mentions)
+        return _observed("mentions", self._mentions, self.loop)
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
         return await self.ds.embedder.embed_many(texts)

@@ -118,7 +118,7 @@ class RequestDeadline(SchemaExtension):
         if ec.operation_type is OperationType.SUBSCRIPTION:
             yield
             return
-        with request_deadline(ec.context.settings.request_deadline_s):
+        with request_deadline(ec.context.settings.request_deadline_s, ec.context.loaders.loop):
             yield
 
 

@@ -148,7 +148,7 @@ class QueryLane:
         try:
             try:
                 await take_rate(context, cost)  # CostLimits
-                with request_deadline(context.settings.request_deadline_s):  # RequestDeadline
+                with request_deadline(context.settings.request_deadline_s, context.loaders.loop):  # RequestDeadline
                     result = await await_maybe(executor.execute_operation())
                 ec.result = result
                 if result.errors:
