@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from ragweave.auth import KeyStore
 from ragweave.errors import Unauthenticated
+from tests.servers.app_server import serving
 from tests.test_http import LOOPBACK, app_for
 
 
@@ -153,3 +156,32 @@ def test_keys_cli_prints_the_secret_alone_on_the_last_line(tmp_path: Path):
     assert f"{key_id}\tacme\twriter\tactive" in run("list").stdout
     assert run("revoke", key_id).returncode == 0 and "revoked" in run("list").stdout
     assert run("create", "--tenant", "acme", "--role", "root").returncode != 0
+
+
+def test_a_body_is_never_read_past_the_limit_through_uvicorn(tmp_path: Path, embedder, falkordb_server):
+    """A body with a Content-Length within the limit is not counted again (uvicorn reads no more than it declares:
+    bytes past it are the next request); a chunked one is counted and refused past the limit."""
+    app = app_for(tmp_path, embedder, falkordb_server.port, max_body_bytes=2048)
+    body = json.dumps({"query": "{ version }"}).encode()
+    with serving(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        request = (b"POST /graphql HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        oversized = json.dumps({"query": "{ version }", "pad": "x" * 5000}).encode()
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            # one declared body, then bytes past it: they are the next request, refused on its own
+            connection.sendall(request + request.replace(b"%d\r\n\r\n" % len(body) + body,
+                                                         b"%d\r\n\r\n" % len(oversized) + oversized))
+            answer = b""
+            while answer.count(b"HTTP/1.1 ") < 2 or not answer.endswith(b"}"):
+                chunk = connection.recv(65536)
+                assert chunk, answer
+                answer += chunk
+        first, second = answer.split(b"HTTP/1.1 ")[1:]
+        assert first.startswith(b"200") and b'{"data":{"version":' in first, answer
+        assert second.startswith(b"413") and b"PAYLOAD_TOO_LARGE" in second, answer
+        chunked = httpx.post(f"{url}/graphql", headers={"content-type": "application/json"},
+                             content=iter([body[:-1], b' ,"pad": "' + b"x" * 5000 + b'"}']))
+        assert chunked.status_code == 413 and chunked.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+        small = httpx.post(f"{url}/graphql", headers={"content-type": "application/json"}, content=iter([body]))
+        assert small.status_code == 200 and small.json()["data"]["version"]
