@@ -48,8 +48,7 @@ class DirectRun:
         arguments = {} if root.plan is None else root.plan.values(self.variable_values)
         if arguments is None:  # graphql-core's argument coercion reports it
             return await await_maybe(self._executor().execute_operation())
-        info = root.info._replace(variable_values=self.variable_values.coerced, context=self.context,
-                                  is_awaitable=self.is_awaitable)
+        info = root.info_for(self.variable_values.coerced, self.context, self.is_awaitable)
         try:
             value = resolver_call(root.step, root.plans, arguments, None, info)
             if self.is_awaitable(value):

@@ -17,6 +17,9 @@ the resolver (Strawberry's attribute getter), then completion through half a doz
 - a selection of plain attributes only (scalars, enums, `__typename`, objects and lists of them whose own
   selections are plain too) is completed by a function generated for it (`ragweave.schema.completion`), kept
   with the selection across requests of a static operation;
+- a static query of one root field whose resolver's value a generated completer completes is not executed here at
+  all once `sole_plain_root` has worked it out: `ragweave.schema.direct_root` runs it, and hands it back
+  (`answer_root`) where graphql-core would do more;
 - `__typename` is the parent type's name, as graphql-core's meta field resolves it;
 - a value of a Strawberry union (a chat stream's events) is completed as the member whose definition the
   value carries, which is the member Strawberry's type resolver picks for it.
@@ -152,7 +155,14 @@ class SoleRoot:
     shape: _Shape
     completer: Any
     info: Any  # the resolve info of the request that worked this out, with its per-request parts to replace
+    info_at: int  # where the info's per-request variables, context and awaitable check are
     plans: _SchemaPlans
+
+    def info_for(self, variable_values: dict[str, Any], context: Any, is_awaitable: Any) -> Any:
+        """The resolve info of one request: the kept one with this request's variables, context and check (what
+        `_replace` does, without its Python-level pass over every field)."""
+        info, at = self.info, self.info_at
+        return tuple.__new__(type(info), (*info[:at], variable_values, context, is_awaitable, *info[at + 3:]))
 
     def complete(self, value: Any) -> Any:
         """The value completed by the completer, or NOT_PLAIN where graphql-core's path must complete and report it
@@ -545,7 +555,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         path = Path(None, name, root_type.name)
         info = self.build_resolve_info(field_def, [d.node for d in details], root_type, path)._replace(
             variable_values=None, context=None, async_helpers=None)  # this request's, not to be kept
-        return SoleRoot(root_type, name, details, path, step, plan, shape, completer, info, plans)
+        fields = type(info)._fields
+        at = fields.index("variable_values")
+        if fields[at:at + 3] != ("variable_values", "context", "is_awaitable"):
+            return None
+        return SoleRoot(root_type, name, details, path, step, plan, shape, completer, info, at, plans)
 
     def answer_root(self, root: SoleRoot, outcome: Any, *, raised: bool) -> Any:
         """The response `execute_operation` gives once the root field's resolver has returned `outcome` (or raised
