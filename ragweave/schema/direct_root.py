@@ -75,9 +75,12 @@ def start(schema: GraphQLSchema, document: DocumentNode, operation_name: str | N
     if prepared is None or variable_values is None:
         return None
     root = plans.direct_root(prepared)
-    if root is UNPLANNED:  # worked out by an executor of the operation, once
-        root = Executor.from_prepared(schema, prepared, context, variable_values, is_awaitable).sole_plain_root()
+    if root is None:
+        return Executor.from_prepared(schema, prepared, context, variable_values, is_awaitable)
+    if root is UNPLANNED:  # worked out by an executor of the operation, once; it runs the request if no direct run can
+        executor = Executor.from_prepared(schema, prepared, context, variable_values, is_awaitable)
+        root = executor.sole_plain_root()
         plans.keep_direct_root(prepared, root)
-    if root is not None:
-        return DirectRun(root, prepared, schema, context, variable_values, is_awaitable)
-    return Executor.from_prepared(schema, prepared, context, variable_values, is_awaitable)
+        if root is None:
+            return executor
+    return DirectRun(root, prepared, schema, context, variable_values, is_awaitable)
