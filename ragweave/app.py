@@ -99,19 +99,13 @@ class GraphQLView(PlainPostMixin, PersistedQueriesMixin, GraphQL[Context, None])
 
     def encode_json(self, data: object) -> str:
         """A str, not orjson's bytes: Strawberry sends bytes over a WebSocket as binary frames."""
-        try:
-            return orjson.dumps(data).decode()
-        except orjson.JSONEncodeError:  # e.g. an integer over 64 bits in a JSON scalar
-            return json.dumps(data, separators=(",", ":"))
+        return _json_bytes(data).decode()
 
     def create_response(self, response_data: object, sub_response: Response) -> Response:
         """Strawberry's, with the body encoded straight to bytes (`encode_json` makes a str, which the response
         encodes again)."""
-        try:
-            body = orjson.dumps(response_data)
-        except orjson.JSONEncodeError:
-            body = self.encode_json(response_data).encode()
-        response = Response(body, status_code=sub_response.status_code or 200, media_type="application/json")
+        response = Response(_json_bytes(response_data), status_code=sub_response.status_code or 200,
+                            media_type="application/json")
         response.headers.raw.extend(sub_response.headers.raw)
         if sub_response.background:
             response.background = sub_response.background
@@ -121,6 +115,13 @@ class GraphQLView(PlainPostMixin, PersistedQueriesMixin, GraphQL[Context, None])
         if result.errors:
             result.errors = [coded(e) for e in result.errors]
         return await super().process_result(request, result)
+
+
+def _json_bytes(data: object) -> bytes:
+    try:
+        return orjson.dumps(data)
+    except orjson.JSONEncodeError:  # e.g. an integer over 64 bits in a JSON scalar
+        return json.dumps(data, separators=(",", ":")).encode()
 
 
 async def healthz(request: Request) -> Response:
