@@ -6,7 +6,7 @@ can never resolve another tenant's data and nothing is cached across requests.
 
 from __future__ import annotations
 
-from asyncio import AbstractEventLoop, Future, get_running_loop
+from asyncio import AbstractEventLoop, Future, get_running_loop, sleep
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, NamedTuple, TypeVar
@@ -75,6 +75,12 @@ class _BatchLoader(DataLoader):
         self.loop.call_soon(self._dispatch)
 
     def _dispatch(self) -> None:
+        if self._queue:  # else `dispatch_now` took the keys
+            self.dispatch_now()
+
+    def dispatch_now(self) -> None:
+        """The keys queued so far go in a batch whose Task is created now, not two loop iterations after the first
+        of them."""
         queue, self._queue = self._queue, []
         self.loop.create_task(_run_batch(self, queue))
 
@@ -116,6 +122,22 @@ async def _in_order(loads: list[Future[Any]]) -> list[Any]:
 def _retrieve(load: Future[Any]) -> None:
     if not load.cancelled():
         load.exception()
+
+
+async def start_batch(loader: DataLoader, keys: Iterable[Any]) -> None:
+    """Sends the batch for `keys` before the caller goes on, for keys known ahead of the resolvers that will ask for
+    them (they find the same futures, cached): e.g. the hits' chunk ids, when the selection asks for the chunks'
+    entities, go to the graph while the hits are still being built and completed, not after."""
+    cached = loader._cache
+    started = [loader.load(key) for key in keys if key not in cached]
+    if not started:
+        return
+    for future in started:  # awaited later, or never if the request fails first
+        future.add_done_callback(_retrieve)
+    dispatch_now = getattr(loader, "dispatch_now", None)  # an unbatched loader (perf's noloaders) has dispatched
+    if dispatch_now is not None:
+        dispatch_now()
+    await sleep(0)  # the batch's Task takes its first step, which sends the query
 
 
 def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]],

@@ -9,7 +9,7 @@ import gc
 from aiodataloader import DataLoader
 
 from ragweave.datasources.calls import CallLog, current_call_log
-from ragweave.loaders import Loaders, _BatchLoader
+from ragweave.loaders import Loaders, _BatchLoader, start_batch
 from tests.corpus import seed_corpus
 
 
@@ -148,3 +148,39 @@ async def test_a_batch_settles_its_keys_as_aiodataloader_settles_them():
     ours, theirs = await outcomes(_BatchLoader), await outcomes(DataLoader)
     assert ours == theirs, (ours, theirs)
     assert ours[0][:3] == ["A", "KeyError", "C"] and ours[0][3:7] == ["RuntimeError"] * 2 + ["TypeError"] * 2
+
+
+async def test_start_batch_sends_the_batch_before_the_caller_goes_on():
+    """`start_batch` has the batch function called (the query sent) by the time it returns, for the keys not
+    loaded already; the resolvers that ask for those keys later get the same futures, with no second batch; keys
+    loaded after it batch as usual; failures nobody awaited are not reported as never retrieved."""
+    batches: list[list[str]] = []
+
+    async def upper(keys: list[str]) -> list[str]:
+        batches.append(list(keys))
+        await asyncio.sleep(0)
+        if "boom" in keys:
+            raise RuntimeError("boom")
+        return [k.upper() for k in keys]
+
+    for build in (_BatchLoader, lambda fn: DataLoader(fn, batch=False, cache=False)):  # perf's noloaders
+        batches.clear()
+        loader = build(upper)
+        await start_batch(loader, ["a", "b", "a"])
+        assert batches in ([["a", "b"]], [["a"], ["b"], ["a"]]), batches
+        started = len(batches)
+        assert await loader.load_many(["b", "c", "d"]) == ["B", "C", "D"]
+        if loader.cache:
+            assert batches == [["a", "b"], ["c", "d"]], batches
+        await start_batch(loader, [])
+        assert len(batches) >= started
+    loop, reported = asyncio.get_running_loop(), []
+    loop.set_exception_handler(lambda _, context: reported.append(context["message"]))
+    try:
+        await start_batch(_BatchLoader(upper), ["boom"])
+        for _ in range(3):
+            await asyncio.sleep(0)
+    finally:
+        gc.collect()
+        loop.set_exception_handler(None)
+    assert reported == []

@@ -6,7 +6,9 @@
 3. Vector and graph rankings are fused with RRF (`ranking.rrf`); asking for `scores { rerank }` reranks.
 Graph work happens only when the selection asks for `subgraph`, `citations { via }` or `scores { graph }`.
 When it also asks for the hits' `chunk { entities }`, the mentions query brings the entities of every chunk the
-graph reached, so hits that only the graph found need no second `entities_of_chunks` call.
+graph reached, so hits that only the graph found need no second `entities_of_chunks` call; the hits' other chunks'
+entities are sent for as soon as the hits are known, so that the query runs while the hits are completed (and
+reranked), not after.
 A graph failure, or the graph stage overrunning its share of the request's deadline, leaves the vector hits
 standing and is reported in `degraded` and on `subgraph`; a reranker failure leaves the fused order standing.
 """
@@ -21,7 +23,7 @@ from ragweave import deadline, records
 from ragweave.context import Context, Info
 from ragweave.datasources.calls import timed
 from ragweave.errors import BackendError, check_range
-from ragweave.loaders import Loaders, SearchKey
+from ragweave.loaders import Loaders, SearchKey, start_batch
 from ragweave.resolvers import ranking
 from ragweave.resolvers.search import search_key
 from ragweave.resolvers.selection import selected_paths
@@ -76,6 +78,8 @@ async def run_retrieval(
             graph = await _expand(loaders, key, vector_hits, name_seeds, max_hops, with_chunk_entities)
     else:
         vector_hits = await loaders.search.load(key)
+        if with_chunk_entities:  # with the graph, `_expand` asked for them
+            await start_batch(loaders.chunk_entities, [(key.collection, h.chunk.id) for h in vector_hits])
     degraded = [graph.error.code] if graph and graph.error else []
     hits = await _fuse(loaders, key, vector_hits, graph, with_citations)
     if use_reranker:
