@@ -176,11 +176,12 @@ def _d(s: dict) -> str:
     rw, rest = _row(s, "ragweave"), next((r for n, r in s.get("rows", {}).items() if n.startswith("rest")), {})
     floor, over = rest.get("overhead_p50_ms"), rw.get("overhead_p50_ms")
     text = (f"Nothing queues at concurrency 1, so p50 {_n(rw.get('p50_ms'))} ms is the injected sleeps as actually "
-            f"slept ({_n(rw.get('actual_sleep_ms_per_op'))} ms for 50 requested: event-loop timer granularity), plus "
-            f"the server's CPU for the op ({_n(rw.get('server_cpu_ms_per_op'))} ms), plus the load generator's own "
-            f"request handling ({_n(rw.get('client_cpu_ms_per_op'))} ms of {rw.get('generator', 'httpx')} CPU per "
-            f"request, on the same cores). The plain REST endpoint, measured the same way, is {_n(floor)} ms over its "
-            "own path: that is the floor of this setup (HTTP on both sides, timer overshoot, the client's CPU)")
+            f"slept ({_n(rw.get('actual_sleep_ms_per_op'))} ms for 50 requested: each wake from idle comes late), "
+            f"plus the server's CPU for the op ({_n(rw.get('server_cpu_ms_per_op'))} ms, several times its cost at "
+            "load: after each idle wait the process runs from cold caches), plus the load generator's own request "
+            f"handling ({_n(rw.get('client_cpu_ms_per_op'))} ms of {rw.get('generator', 'httpx')} CPU per request, "
+            f"on the same cores). The REST endpoint answering the same JSON over the same two waits is {_n(floor)} ms "
+            "over the path: the floor of this setup (HTTP on both sides, the late wakes, the client's CPU)")
     if floor is None or over is None:
         return text + "."
     if floor >= 2:
