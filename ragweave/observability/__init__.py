@@ -100,6 +100,7 @@ class CallTally:
         started = self.log is not None and self.log.calls
         self.calls = Counter(self.log.calls) if started else None
         self.millis = Counter(self.log.millis) if started else None
+        self.frozen: tuple[Mapping[str, int], Mapping[str, float]] | None = None
 
     def _find(self) -> CallLog | None:
         from ragweave.datasources.calls import current_call_log  # lazily: calls.py imports the tracing module
@@ -109,12 +110,18 @@ class CallTally:
     def delta(self) -> tuple[Mapping[str, int], Mapping[str, float]]:
         """The calls and milliseconds since the start (the log's own counters when it started empty: read them,
         do not change them)."""
+        if self.frozen is not None:
+            return self.frozen
         log = self.log or self._find()
         if log is None:
             return Counter(), Counter()
         if self.calls is None or self.millis is None:
             return log.calls, log.millis
         return Counter(log.calls) - self.calls, Counter(log.millis) - self.millis
+
+    def freeze(self) -> None:
+        """Keep the delta as it is now, for reading after the operation ended, when others may have followed."""
+        self.frozen = self.delta()
 
 
 def split_call(name: str) -> tuple[str, str]:

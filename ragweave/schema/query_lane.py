@@ -16,7 +16,8 @@ the order their hooks do it, with the same functions:
    the operation (or, for a query of one plain root field, a direct run: `ragweave.schema.direct_root`);
    Strawberry's error logging (`Schema.process_errors`);
 3. leaving the operation, in reverse: the call log released, the errors coded (`ErrorCodes`), the log line, the
-   metrics, the loaders emptied (`ReleaseLoaders`);
+   metrics, the loaders emptied (`ReleaseLoaders`): the last three once the response is written (the next loop
+   iteration), off the request's critical path;
 4. the result with its extensions (`extensions.cost`, the debug extensions), as Strawberry's
    `_handle_execution_result` builds it; an exception from the execute stage (RATE_LIMITED) becomes the
    single-error result Strawberry makes of it.
@@ -174,12 +175,25 @@ class QueryLane:
 
     def _leave(self, ec: Any, tally: CallTally | None, started: float, failure: BaseException | None,
                metrics_token: Any, logging_on: bool) -> None:
-        """Leaving the operation, in reverse: the operation log, the metrics, ReleaseLoaders."""
+        """Leaving the operation, in reverse: the metrics context restored now; the operation log, the metrics and
+        the loaders emptied (ReleaseLoaders) in a callback of the next loop iteration, once the view has written
+        the response (it writes it without suspending), so that they add nothing to the request's latency (an
+        operation that raised records them at once)."""
         elapsed = time.perf_counter() - started
+        if tally is not None:
+            if self.metrics is not None:
+                current_metrics.reset(metrics_token)
+            tally.freeze()  # a WebSocket's next operation may add to the same call log before the callback runs
+        if failure is None:
+            ec.context.loaders.loop.call_soon(self._record, ec, tally, elapsed, None, logging_on)
+        else:  # now: the single-error result that follows replaces `ec.result`, which they read
+            self._record(ec, tally, elapsed, failure, logging_on)
+
+    def _record(self, ec: Any, tally: CallTally | None, elapsed: float, failure: BaseException | None,
+                logging_on: bool) -> None:
         if logging_on and tally is not None:
             log_operation(ec, tally, elapsed * 1000, failure, debug=bool(self.log_debug))
         if self.metrics is not None and tally is not None:
-            current_metrics.reset(metrics_token)
             observe(self.metrics, ec, tally, elapsed, failure, "query")
         ec.context.loaders.close()
 
