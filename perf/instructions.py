@@ -92,23 +92,30 @@ async def _run(args: argparse.Namespace) -> None:
         procs.stop_all()
 
 
+async def started(app: Any) -> tuple[dict, asyncio.Task]:
+    """The app's lifespan started: the state it yields (for each request's scope) and its task (cancel it to stop)."""
+    state: dict = {}
+    done, startup = asyncio.Event(), asyncio.Queue()
+    startup.put_nowait({"type": "lifespan.startup"})
+
+    async def lifespan_send(message: dict) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            done.set()
+
+    lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": state},
+                                       startup.get, lifespan_send))
+    await done.wait()
+    return state, lifespan
+
+
 async def _measure(args: argparse.Namespace) -> None:
     from perf import fakes
     from perf.serve_fakes import build_app
     from ragweave.auth import KeyStore
 
     _, key = KeyStore(Path(os.environ["RAGWEAVE_DATA_DIR"]) / "keys.json").create("default", "reader")
-    app, state, started = build_app(), {}, asyncio.Event()
-    startup = asyncio.Queue()
-    startup.put_nowait({"type": "lifespan.startup"})
-
-    async def lifespan_send(message: dict) -> None:
-        if message["type"] == "lifespan.startup.complete":
-            started.set()
-
-    lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": state},
-                                       startup.get, lifespan_send))
-    await started.wait()
+    app = build_app()
+    state, lifespan = await started(app)
     if args.op == STREAM:
         from perf.asgi_stream import subscribe_once
         from perf.streams import WORDS

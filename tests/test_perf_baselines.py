@@ -3,31 +3,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
 from perf.bench import QUERY, gql
-from perf.instructions import _serve
+from perf.instructions import _serve, started
 from perf.serve_fakes import build_app
 from ragweave.auth import KeyStore
 
 
 async def _answer(path: str, body: str, key: str) -> dict:
     """The answer of the app PERF_APP names, served in-process."""
-    app, state, started = build_app(), {}, asyncio.Event()
-    startup: asyncio.Queue = asyncio.Queue()
-    startup.put_nowait({"type": "lifespan.startup"})
-
-    async def lifespan_send(message: dict) -> None:
-        if message["type"] == "lifespan.startup.complete":
-            started.set()
-
-    lifespan = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": state},
-                                       startup.get, lifespan_send))
-    await started.wait()
+    app = build_app()
+    state, lifespan = await started(app)
     try:
         headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {key}".encode())]
         return json.loads(await _serve(app, state, path, body.encode(), headers))
