@@ -42,13 +42,14 @@ STREAM = "ChatStream"
 
 
 def _request(app_kind: str, op: str, key: str, top_k: int | None) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
+    k = top_k or (10 if op == "Small" else 5)
     if app_kind == "rest":  # the endpoint answering the operation's JSON
         path = {"Small": "/search", "RetrieveWithEntities": "/retrieve"}.get(op)
         if path is None:
             raise SystemExit(f"the REST baseline has no endpoint for {op}")
-        body = json.dumps({"query": QUERY, "topK": top_k or (10 if op == "Small" else 5)}).encode()
+        body = json.dumps({"query": QUERY, "topK": k}).encode()
     else:
-        body, path = gql(op, q=QUERY, k=top_k or (10 if op == "Small" else 5)).encode(), "/graphql"
+        body, path = gql(op, q=QUERY, k=k).encode(), "/graphql"
     headers = [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"),
                (b"content-length", str(len(body)).encode()), (b"authorization", f"Bearer {key}".encode())]
     return path, body, headers

@@ -140,9 +140,9 @@ def fused_under_latency(bench: Bench, fleet) -> dict:
 
 def gateway_overhead(bench: Bench, fleet) -> dict:
     m = bench.mode
+    retrieve = gql("RetrieveWithEntities", q=QUERY, k=5)
     rows = bench.interleaved({
-        "ragweave": (fleet["rw2lat"], gql("RetrieveWithEntities", q=QUERY, k=5), m.overhead, 1,
-                     {"stats": True, "warmup": 10}),
+        "ragweave": (fleet["rw2lat"], retrieve, m.overhead, 1, {"stats": True, "warmup": 10}),
         REST_FLOOR: (fleet["rest1lat"], REST_RETRIEVE, m.overhead, 1,
                      {"path": "/retrieve", "stats": True, "warmup": 10}),
     })
@@ -152,8 +152,8 @@ def gateway_overhead(bench: Bench, fleet) -> dict:
         row["actual_sleep_ms_per_op"] = round(sorted(slept)[len(slept) // 2], 3)
         row["overhead_p50_vs_actual_sleep_ms"] = round(row["p50_ms"] - row["actual_sleep_ms_per_op"], 3)
     rw, rest = rows["ragweave"], rows[REST_FLOOR]
-    same = bench.post(fleet["rw2lat"], gql("RetrieveWithEntities", q=QUERY, k=5))["data"] == bench.post(
-        fleet["rest1lat"], REST_RETRIEVE, "/retrieve")["data"]
+    same = (bench.post(fleet["rw2lat"], retrieve)["data"]
+            == bench.post(fleet["rest1lat"], REST_RETRIEVE, "/retrieve")["data"])
     return {"id": "d", "title": "Gateway overhead at concurrency 1: end-to-end minus the injected critical path",
             "setup": f"the servers of (c) (2 workers), 1 client, RetrieveWithEntities(topK 5); injected path "
                      f"{CRITICAL_PATH_MS} ms; beside it a plain REST endpoint answering the same JSON over the same "

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,6 @@ from starlette.testclient import TestClient
 from ragweave.datasources.embeddings import LocalEmbedder
 from ragweave.datasources.falkordb_process import EmbeddedFalkorDB
 from ragweave.loaders import Loaders
-from ragweave.observability.logging import log as operation_log
 from ragweave.observability.metrics import Metrics
 from ragweave.schema import build_schema, direct_root, query_lane
 from ragweave.schema.query_lane import QueryLane
@@ -243,22 +241,15 @@ def test_a_query_of_one_plain_field_runs_without_an_executor(twins, monkeypatch)
     assert runs == ["search"]
 
 
-def test_the_log_line_metrics_and_loaders_release_come_after_the_response_is_written(twins, monkeypatch):
+def test_the_log_line_metrics_and_loaders_release_come_after_the_response_is_written(twins, lines: Lines,  # noqa: F811
+                                                                                     monkeypatch):
     """The lane writes the operation's log line, counts its metrics and empties its loaders once the response is
     written (a callback of the next loop iteration), not before: none of it is on the request's latency path."""
     client, metrics = twins("lane")
     body = json.dumps({"query": SEARCH, "variables": {"q": "contract", "k": 2}, "operationName": "S"}).encode()
     events: list[str] = []
-
-    class Noted(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            events.append("logged")
-
     close = Loaders.close
     monkeypatch.setattr(Loaders, "close", lambda self: (events.append("loaders emptied"), close(self))[1])
-    handler, level = Noted(), operation_log.level
-    operation_log.addHandler(handler)
-    operation_log.setLevel(logging.INFO)
 
     async def request() -> None:
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
@@ -272,17 +263,15 @@ def test_the_log_line_metrics_and_loaders_release_come_after_the_response_is_wri
 
         async def send(message: dict) -> None:
             if message["type"] == "http.response.body":
-                events.append("response written")
+                events.append(f"response written, {len(lines()) - lines_before} lines logged")
 
         await client.app(scope, receive, send)
+        events.append(f"app returned, {len(lines()) - lines_before} lines logged")
         await asyncio.sleep(0)
 
-    before = _metrics(metrics)
-    try:
-        client.portal.call(request)
-    finally:
-        operation_log.removeHandler(handler)
-        operation_log.setLevel(level)
-    assert events == ["response written", "logged", "loaders emptied"], events
+    before, lines_before = _metrics(metrics), len(lines())
+    client.portal.call(request)
+    assert events == ["response written, 0 lines logged", "app returned, 0 lines logged", "loaders emptied"], events
+    assert len(lines()) - lines_before == 1
     counted = {k: v - before.get(k, 0.0) for k, v in _metrics(metrics).items() if v != before.get(k, 0.0)}
     assert counted[("ragweave_graphql_requests_total", (("operation", "S"), ("type", "query")))] == 1

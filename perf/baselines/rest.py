@@ -46,8 +46,9 @@ async def retrieve(request: Request) -> JSONResponse:
     hits = await _vector_hits(request)
     if isinstance(hits, JSONResponse):
         return hits
-    fused = ranking.rrf([[h.chunk.id for h in hits]])
-    entities = await request.state.datasources.graph.entities_of_chunks("default", "chunks", [h.chunk.id for h in hits])
+    ids = [h.chunk.id for h in hits]
+    fused = ranking.rrf([ids])
+    entities = await request.state.datasources.graph.entities_of_chunks("default", "chunks", ids)
     return JSONResponse({"data": {"retrieve": {"hits": [
         {"score": fused[h.chunk.id], "chunk": {
             "id": h.chunk.id, "text": h.chunk.text,

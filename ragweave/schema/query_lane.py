@@ -180,9 +180,9 @@ class QueryLane:
         the response (it writes it without suspending), so that they add nothing to the request's latency (an
         operation that raised records them at once)."""
         elapsed = time.perf_counter() - started
+        if metrics_token is not None:
+            current_metrics.reset(metrics_token)
         if tally is not None:
-            if self.metrics is not None:
-                current_metrics.reset(metrics_token)
             tally.freeze()  # a WebSocket's next operation may add to the same call log before the callback runs
         if failure is None:
             ec.context.loaders.loop.call_soon(self._record, ec, tally, elapsed, None, logging_on)
