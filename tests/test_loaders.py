@@ -9,7 +9,7 @@ import gc
 from aiodataloader import DataLoader
 
 from ragweave.datasources.calls import CallLog, current_call_log
-from ragweave.loaders import Loaders, _BatchLoader, start_batch
+from ragweave.loaders import Loaders, _BatchLoader, loaded_now, start_batch
 from tests.corpus import seed_corpus
 
 
@@ -184,3 +184,62 @@ async def test_start_batch_sends_the_batch_before_the_caller_goes_on():
         gc.collect()
         loop.set_exception_handler(None)
     assert reported == []
+
+
+async def test_loaded_now_runs_the_batch_in_the_callers_step():
+    """`loaded_now` answers in key order from one batch of the keys not asked for before (duplicates once), run at
+    once: with a batch function that does not suspend, the caller's coroutine finishes in its first step, where
+    `load_many` waits loop iterations for more keys. Keys cached or already queued are not fetched again; a failure
+    fails every key of the batch and is raised, and is not cached; perf's unbatched loaders still answer."""
+    batches: list[list[str]] = []
+
+    async def upper(keys: list[str]) -> list[str]:
+        batches.append(list(keys))
+        if "boom" in keys:
+            raise RuntimeError("boom")
+        return [k.upper() for k in keys]
+
+    loader = _BatchLoader(upper)
+    step = loaded_now(loader, ["a", "b", "a"])
+    try:
+        step.send(None)
+    except StopIteration as finished:
+        assert finished.value == ["A", "B", "A"]
+    else:
+        raise AssertionError("loaded_now suspended before its batch ran")
+    assert batches == [["a", "b"]]
+    queued = loader.load("c")  # asked by someone else, not yet dispatched: its batch answers it, not this one
+    assert await loaded_now(loader, ["b", "d"]) == ["B", "D"] and await queued == "C"
+    assert batches == [["a", "b"], ["d"], ["c"]], batches
+    for _ in range(2):  # not cached: asked again, the keys are fetched again
+        try:
+            await loaded_now(loader, ["e", "boom"])
+        except RuntimeError:
+            pass
+        else:
+            raise AssertionError("the batch's failure was not raised")
+    assert batches[3:] == [["e", "boom"]] * 2
+    assert await loaded_now(DataLoader(upper, batch=False, cache=False), ["x", "y"]) == ["X", "Y"]
+
+
+async def test_a_cancelled_loaded_now_leaves_no_key_pending():
+    """Cancelled while its batch runs, `loaded_now` cancels the keys' futures: a later load of them fetches them
+    again instead of waiting for an answer that never comes."""
+    started, batches = asyncio.Event(), []
+
+    async def slow(keys: list[str]) -> list[str]:
+        batches.append(list(keys))
+        started.set()
+        await asyncio.sleep(3600 if len(batches) == 1 else 0)
+        return [k.upper() for k in keys]
+
+    loader = _BatchLoader(slow)
+    task = asyncio.create_task(loaded_now(loader, ["a"]))
+    await started.wait()
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    assert await asyncio.wait_for(loaded_now(loader, ["a"]), 5) == ["A"]
+    assert batches == [["a"], ["a"]]
