@@ -28,10 +28,12 @@ def counted(scope: Scope, path: str) -> bool:
     """A GraphQL request over HTTP that is neither a streamed subscription nor a browser asking for GraphiQL."""
     if scope["type"] != "http" or scope["path"] != path or scope["method"] not in ("GET", "POST"):
         return False
+    # `find`, not `in`: `bytes in bytes` first tries the operand as an integer, raising and clearing a TypeError
     accept = b",".join(value for name, value in scope["headers"] if name == b"accept").lower()
-    if scope["method"] == "GET" and b"text/html" in accept and b"query=" not in scope.get("query_string", b""):
+    if (scope["method"] == "GET" and accept.find(b"text/html") >= 0
+            and scope.get("query_string", b"").find(b"query=") < 0):
         return False
-    return not any(kind in accept for kind in STREAM_TYPES)
+    return all(accept.find(kind) < 0 for kind in STREAM_TYPES)
 
 
 class AdmissionLimit:

@@ -54,9 +54,9 @@ class GraphQLView(PlainPostMixin, PersistedQueriesMixin, GraphQL[Context, None])
         self.persisted_queries = PersistedQueries.from_settings(settings, on_outcome=outcome)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        state = request.state
-        context = build_context(state.datasources, self.settings, state.jobs, request=request)
-        context.limiter = state.limiter
+        state = _lifespan_state(request)
+        context = build_context(state["datasources"], self.settings, state["jobs"], request=request)
+        context.limiter = state["limiter"]
         self._authenticate(context, auth.key_from(request.headers))
         return context
 
@@ -64,7 +64,7 @@ class GraphQLView(PlainPostMixin, PersistedQueriesMixin, GraphQL[Context, None])
         request = context.request
         host = request.client.host if request is not None and request.client else None
         try:
-            caller = auth.authenticate(request.state.keys, key, host, dev_mode=self.settings.dev_mode,
+            caller = auth.authenticate(_lifespan_state(request)["keys"], key, host, dev_mode=self.settings.dev_mode,
                                        tenant=self.settings.tenant)
         except Unauthenticated as exc:
             context.auth_error = exc
@@ -115,6 +115,12 @@ class GraphQLView(PlainPostMixin, PersistedQueriesMixin, GraphQL[Context, None])
         if result.errors:
             result.errors = [coded(e) for e in result.errors]
         return await super().process_result(request, result)
+
+
+def _lifespan_state(connection: Request | WebSocket) -> dict[str, object]:
+    """What the lifespan yielded, as the request's scope holds it: `request.state` wraps the same dict in an object
+    whose every attribute read raises and catches an AttributeError before its `__getattr__` finds the key."""
+    return connection.scope["state"]
 
 
 def _json_bytes(data: object) -> bytes:

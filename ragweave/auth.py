@@ -117,14 +117,19 @@ class KeyStore:
 
 
 def key_from(headers: Mapping[str, str] | None, params: Mapping[str, object] | None = None) -> str | None:
-    params = params or {}
-    for value in (params.get("Authorization"), params.get("authorization"), (headers or {}).get("authorization")):
+    params, headers = params or {}, headers or {}
+    for value in (params.get("Authorization"), params.get("authorization"), _header(headers, "authorization")):
         if isinstance(value, str) and value.lower().startswith("bearer "):
             return value[7:].strip()
-    for value in (params.get("apiKey"), params.get("X-API-Key"), (headers or {}).get("x-api-key")):
+    for value in (params.get("apiKey"), params.get("X-API-Key"), _header(headers, "x-api-key")):
         if isinstance(value, str) and value:
             return value.strip()
     return None
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """`in` first: Starlette's `Headers.get` of a header the request lacks raises and catches a KeyError."""
+    return headers[name] if name in headers else None
 
 
 def is_loopback(host: str | None) -> bool:

@@ -42,11 +42,13 @@ class PlainPostMixin:
         return await super().run(request, context, root_value)  # type: ignore[misc]
 
     def _plain_post(self, request: Any) -> bool:
+        if type(request) is not Request or request.method != "POST":
+            return False
+        headers = request.headers  # `in` first: `get` of a header the request lacks raises and catches a KeyError
         return (
-            type(request) is Request and request.method == "POST"
-            and not self.schema.config.enable_experimental_incremental_execution  # type: ignore[attr-defined]
-            and _is_json(request.headers.get("content-type"))
-            and not self._streams(request.headers.get("accept", ""))
+            not self.schema.config.enable_experimental_incremental_execution  # type: ignore[attr-defined]
+            and "content-type" in headers and _is_json(headers["content-type"])
+            and not self._streams(headers["accept"] if "accept" in headers else "")
         )
 
     def _streams(self, accept: str) -> bool:

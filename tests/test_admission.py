@@ -13,6 +13,7 @@ import httpx
 import pytest
 import websockets
 
+from ragweave.admission import counted
 from tests.servers.app_server import serving
 from tests.servers.openai_server import OpenAITestServer, status
 from tests.test_http import app_for
@@ -162,3 +163,23 @@ async def test_failed_refused_and_abandoned_requests_give_their_slots_back(serve
             held = await hold(client, llm, 2, latency=1.5, within=1.0)
             assert_overloaded(await client.post("/graphql", json=TYPENAME))
             assert [r.status_code for r in await asyncio.gather(*held)] == [200, 200]
+
+
+def test_which_requests_count():
+    """GraphQL over HTTP counts; a browser asking for GraphiQL, streamed subscriptions (SSE, multipart) and other
+    paths or methods do not. Accept values are matched anywhere in the (joined, lower-cased) header."""
+
+    def scope(method: str, accept: bytes | None = None, query_string: bytes = b"", path: str = "/graphql") -> dict:
+        headers = [(b"host", b"x")] + ([(b"accept", accept)] if accept is not None else [])
+        return {"type": "http", "method": method, "path": path, "headers": headers, "query_string": query_string}
+
+    assert counted(scope("POST"), "/graphql")
+    assert counted(scope("POST", b"application/json"), "/graphql")
+    assert counted(scope("GET", b"*/*", b"query=%7B__typename%7D"), "/graphql")
+    assert counted(scope("GET", b"Text/HTML,*/*", b"query=%7B__typename%7D"), "/graphql")
+    assert not counted(scope("GET", b"Text/HTML,application/xhtml+xml"), "/graphql")
+    assert not counted(scope("POST", b"application/json, Text/Event-Stream"), "/graphql")
+    assert not counted(scope("POST", b"multipart/mixed;subscriptionSpec=1.0"), "/graphql")
+    assert not counted(scope("DELETE"), "/graphql")
+    assert not counted(scope("POST", path="/metrics"), "/graphql")
+    assert not counted({**scope("GET"), "type": "websocket"}, "/graphql")

@@ -16,7 +16,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from strawberry.extensions import SchemaExtension
@@ -29,6 +29,22 @@ ANONYMOUS = "anonymous"
 UNKNOWN = "unknown"
 INVALID = "invalid"
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")
+
+
+# Imported on first use, then kept: an import statement run per operation goes through the import system (and
+# raises and clears an AttributeError for the module's missing `__path__`).
+@functools.cache
+def _pre_execution_error() -> type:
+    from strawberry.types.execution import PreExecutionError
+
+    return PreExecutionError
+
+
+@functools.cache
+def _current_call_log() -> Any:
+    from ragweave.datasources.calls import current_call_log  # lazily: calls.py imports the tracing module
+
+    return current_call_log
 
 
 def operation_name(ec: ExecutionContext) -> str | None:
@@ -53,9 +69,7 @@ def operation_type(ec: ExecutionContext) -> str:
 def validated(ec: ExecutionContext, type_: str) -> bool:
     """The operation (of type `type_`, `operation_type`'s answer) parsed and validated, so its name is a real one
     (not any string a client sent)."""
-    from strawberry.types.execution import PreExecutionError
-
-    return type_ != UNKNOWN and not isinstance(ec.result, PreExecutionError)
+    return type_ != UNKNOWN and not isinstance(ec.result, _pre_execution_error())
 
 
 def error_code(error: BaseException) -> str:
@@ -103,9 +117,7 @@ class CallTally:
         self.frozen: tuple[Mapping[str, int], Mapping[str, float]] | None = None
 
     def _find(self) -> CallLog | None:
-        from ragweave.datasources.calls import current_call_log  # lazily: calls.py imports the tracing module
-
-        return getattr(self.ec.context, "call_log", None) or current_call_log.get()
+        return getattr(self.ec.context, "call_log", None) or _current_call_log().get()
 
     def delta(self) -> tuple[Mapping[str, int], Mapping[str, float]]:
         """The calls and milliseconds since the start (the log's own counters when it started empty: read them,
