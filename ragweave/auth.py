@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ragweave.errors import Unauthenticated
+from ragweave.headers import header
 
 ROLES = ("reader", "writer", "admin")
 _PREFIX = "rw_"
@@ -118,18 +119,14 @@ class KeyStore:
 
 def key_from(headers: Mapping[str, str] | None, params: Mapping[str, object] | None = None) -> str | None:
     params, headers = params or {}, headers or {}
-    for value in (params.get("Authorization"), params.get("authorization"), _header(headers, "authorization")):
+    for value in (params.get("Authorization"), params.get("authorization"), header(headers, "authorization")):
         if isinstance(value, str) and value.lower().startswith("bearer "):
             return value[7:].strip()
-    for value in (params.get("apiKey"), params.get("X-API-Key"), _header(headers, "x-api-key")):
+    for value in (params.get("apiKey"), params.get("X-API-Key"), header(headers, "x-api-key")):
         if isinstance(value, str) and value:
             return value.strip()
     return None
 
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """`in` first: Starlette's `Headers.get` of a header the request lacks raises and catches a KeyError."""
-    return headers[name] if name in headers else None
 
 
 def is_loopback(host: str | None) -> bool:

@@ -21,6 +21,8 @@ from strawberry.http import GraphQLRequestData
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+from ragweave.headers import header
+
 _OPTIONAL_OBJECT = (dict, type(None))
 _KNOWN_ACCEPTS = 64
 
@@ -44,11 +46,11 @@ class PlainPostMixin:
     def _plain_post(self, request: Any) -> bool:
         if type(request) is not Request or request.method != "POST":
             return False
-        headers = request.headers  # `in` first: `get` of a header the request lacks raises and catches a KeyError
+        headers = request.headers
         return (
             not self.schema.config.enable_experimental_incremental_execution  # type: ignore[attr-defined]
-            and "content-type" in headers and _is_json(headers["content-type"])
-            and not self._streams(headers["accept"] if "accept" in headers else "")
+            and _is_json(header(headers, "content-type"))
+            and not self._streams(header(headers, "accept") or "")
         )
 
     def _streams(self, accept: str) -> bool:
