@@ -101,12 +101,15 @@ class GraphQLView(PlainPostMixin, PersistedQueriesMixin, GraphQL[Context, None])
         """A str, not orjson's bytes: Strawberry sends bytes over a WebSocket as binary frames."""
         return _json_bytes(data).decode()
 
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        return SubResponse()
+
     def create_response(self, response_data: object, sub_response: Response) -> Response:
         """Strawberry's, with the body encoded straight to bytes (`encode_json` makes a str, which the response
         encodes again)."""
         response = Response(_json_bytes(response_data), status_code=sub_response.status_code or 200,
                             media_type="application/json")
-        response.headers.raw.extend(sub_response.headers.raw)
+        response.raw_headers.extend(sub_response.raw_headers)  # what `headers` of either reads and writes
         if sub_response.background:
             response.background = sub_response.background
         return response
@@ -115,6 +118,17 @@ class GraphQLView(PlainPostMixin, PersistedQueriesMixin, GraphQL[Context, None])
         if result.errors:
             result.errors = [coded(e) for e in result.errors]
         return await super().process_result(request, result)
+
+
+class SubResponse(Response):
+    """What an operation may set on its HTTP response (status, headers, a background task), as Strawberry's
+    sub-response, which is a whole Response built with a content-length header and then has that header deleted
+    again: for every request."""
+
+    def __init__(self) -> None:
+        self.status_code = None  # type: ignore[assignment]
+        self.background = None
+        self.raw_headers = []
 
 
 def _lifespan_state(connection: Request | WebSocket) -> dict[str, object]:
