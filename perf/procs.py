@@ -45,11 +45,12 @@ def env(**extra: str) -> dict[str, str]:
     return {**base, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **extra}
 
 
-def spawn(name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+def spawn(name: str, args: list[str], extra_env: dict[str, str] | None = None, root: Path = ROOT) -> subprocess.Popen:
+    """`python <args>` in `root` (a checkout of the repository: its packages are the ones imported)."""
     OUT.mkdir(parents=True, exist_ok=True)
     with open(OUT / f"{name}.log", "wb") as log:  # the child keeps its own copy of the descriptor
-        proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env(**(extra_env or {})), stdout=log,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, *args], cwd=root, env=env(PYTHONPATH=str(root), **(extra_env or {})),
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     _children.append(proc)
     return proc
 
@@ -88,11 +89,12 @@ class Server:
 
 
 def start_fake_server(name: str, app: str, *, workers: int = 1, vector_ms: float = 0, graph_ms: float = 0,
-                      debug: bool = False, loop: str = "auto", extra_env: dict[str, str] | None = None) -> Server:
+                      debug: bool = False, loop: str = "auto", extra_env: dict[str, str] | None = None,
+                      root: Path = ROOT) -> Server:
     port = free_port()
     args = ["-m", "perf.serve_fakes", "--app", app, "--port", str(port), "--workers", str(workers),
             "--vector-ms", str(vector_ms), "--graph-ms", str(graph_ms), "--loop", loop]
-    proc = spawn(name, args + (["--debug-extensions"] if debug else []), extra_env)
+    proc = spawn(name, args + (["--debug-extensions"] if debug else []), extra_env, root)
     return Server(name, proc, port, workers)
 
 
