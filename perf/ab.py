@@ -8,8 +8,8 @@ beside the REST baseline of the first tree. The runs are interleaved (every serv
 order given) under a closed loop of wrk (perf/wrk.py: a fixed count of requests, the server's CPU from /proc
 around the run; perf/load.py with `--load python` or without wrk), after one warm-up repetition that is not
 counted. Before the servers start, each tree is checked to import its own ragweave (a tree without its own
-package would run another's). Prints, per server, the median server CPU per op, the median of its ratio to REST's
-in the same repetition, and every repetition's figure.
+package would run another's). Prints, per server, the median server CPU per op, the medians of its ratios to
+REST's and to the first server's in the same repetition, and every repetition's figure.
 """
 
 from __future__ import annotations
@@ -81,12 +81,18 @@ def compare(trees: list[Path], op: str, reps: int, requests: int, concurrency: i
     generator = tool.describe() if isinstance(tool, wrk_fetch.Wrk) else f"perf/load.py ({tool})"
     lines = [f"A/B of server CPU per `{op}` op: {reps} repetitions of {requests} requests, {concurrency} connections,"
              f" {generator}, {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}", "",
-             "| server | CPU ms/op (median) | / REST (median) | errors | every repetition |", "|---|---|---|---|---|"]
+             "| server | CPU ms/op (median) | / REST (median) | / the first (median) | errors | every repetition |",
+             "|---|---|---|---|---|---|"]
+    first = next(iter(cpu.values()))
     for name, values in cpu.items():
-        ratio = statistics.median(v / r for v, r in zip(values, cpu["rest"], strict=True))
-        lines.append(f"| {name} | {statistics.median(values):.4f} | {ratio:.3f} | {errors[name]} | "
-                     f"{' '.join(f'{v:.4f}' for v in values)} |")
+        lines.append(f"| {name} | {statistics.median(values):.4f} | {_paired(values, cpu['rest']):.3f} | "
+                     f"{_paired(values, first):.3f} | {errors[name]} | {' '.join(f'{v:.4f}' for v in values)} |")
     return "\n".join(lines)
+
+
+def _paired(values: list[float], others: list[float]) -> float:
+    """The median of the ratios within each repetition: drift between repetitions cancels out."""
+    return statistics.median(v / o for v, o in zip(values, others, strict=True))
 
 
 def main() -> None:

@@ -14,9 +14,10 @@ def test_each_tree_serves_and_is_measured_beside_rest():
     rows = [line.strip("| ").split(" | ") for line in report.splitlines() if line.startswith(("| ragweave", "| rest"))]
     assert [row[0] for row in rows] == [f"ragweave 1: {procs.ROOT} ({ab._commit(procs.ROOT)})",
                                         f"ragweave 2: {procs.ROOT} ({ab._commit(procs.ROOT)})", "rest"]
-    for _, cpu, ratio, errors, every in rows:
-        assert float(cpu) > 0 and float(ratio) > 0 and errors == "0" and len(every.split()) == 1
-    assert rows[-1][2] == "1.000"
+    for _, cpu, to_rest, to_first, errors, every in rows:
+        assert float(cpu) > 0 and float(to_rest) > 0 and float(to_first) > 0 and errors == "0"
+        assert len(every.split()) == 1
+    assert rows[-1][2] == "1.000" and rows[0][3] == "1.000"
 
 
 def test_a_tree_without_its_own_package_is_refused_before_any_server_starts(tmp_path: Path, monkeypatch):
