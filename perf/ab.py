@@ -1,15 +1,16 @@
 """Server CPU per operation of ragweave built from two or more checkouts, side by side under the same load:
 `python -m perf.ab --tree ../base --tree . [--op Small] [--reps 7] [--requests 20000] [--concurrency 8]`.
 
-For a change worth a few percent: less than the spread of perf/run's (a) between runs (its 16 seconds; the
-machine's speed drifts more than that between runs). Each tree (e.g. `git worktree add ../base <commit>`) serves
-`perf.serve_fakes --app ragweave` from its own checkout, one uvicorn worker on the zero-latency fakes as in (a),
-beside the REST baseline of the first tree. The runs are interleaved (every server once per repetition, in the
-order given) under a closed loop of wrk (perf/wrk.py: a fixed count of requests, the server's CPU from /proc
-around the run; perf/load.py with `--load python` or without wrk), after one warm-up repetition that is not
-counted. Before the servers start, each tree is checked to import its own ragweave (a tree without its own
-package would run another's). Prints, per server, the median server CPU per op, the medians of its ratios to
-REST's and to the first server's in the same repetition, and every repetition's figure.
+For a change worth a few percent, less than the spread of perf/run's (a) between runs: longer runs, paired within
+each repetition, narrow that spread but do not remove it on a shared machine (+-5% between runs here), so read them
+beside `perf.instructions`, which does not depend on the machine. Each tree (e.g. `git worktree add ../base
+<commit>`) serves `perf.serve_fakes --app ragweave` from its own checkout, one uvicorn worker on the zero-latency
+fakes as in (a), beside the REST baseline of the first tree. The runs are interleaved (every server once per
+repetition, in the order given) under a closed loop of wrk (perf/wrk.py: a fixed count of requests, the server's CPU
+from /proc around the run; perf/load.py with `--load python` or without wrk), after one warm-up repetition that is
+not counted. Before the servers start, each tree is checked to import its own ragweave (a tree without its own
+package would run another's). Prints, per server, the median server CPU per op, the medians of its ratios to REST's
+and to the first server's in the same repetition, and every repetition's figure.
 """
 
 from __future__ import annotations
