@@ -9,7 +9,7 @@ from ragweave.datasources import vectors
 from ragweave.errors import BadUserInput, check_range
 from ragweave.loaders import SearchKey
 from ragweave.schema.retrieval import ChunkFilter, SearchHit
-from ragweave.schema.types import Chunk
+from ragweave.schema.types import Chunk, built
 
 MAX_TOP_K = 100
 MAX_QUERY_CHARS = 4000
@@ -60,4 +60,4 @@ async def search(
 ) -> list[SearchHit]:
     key = search_key(info.context, query, top_k, flt, collection)
     hits = await info.context.loaders.search.load(key)
-    return [SearchHit(score=h.score, chunk=Chunk.from_record(h.chunk, key.collection)) for h in hits]
+    return [built(SearchHit, {"score": h.score, "chunk": Chunk.from_record(h.chunk, key.collection)}) for h in hits]

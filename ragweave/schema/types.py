@@ -5,6 +5,8 @@ argument (through a Python-level call, several per hit)."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import strawberry
 from strawberry.scalars import JSON
 
@@ -13,6 +15,16 @@ from ragweave.context import Info
 from ragweave.errors import AppError, check_range
 
 MAX_FIRST = 200
+T = TypeVar("T")
+
+
+def built(cls: type[T], attributes: dict[str, object]) -> T:
+    """An instance of a Strawberry type holding `attributes`, one for each of its fields: what its dataclass
+    `__init__` does (these types define no `__post_init__`), without a keyword call per object, about a quarter of
+    the cost of building one. Answers build them by the dozen per request (the hits' chunks, their entities)."""
+    instance = object.__new__(cls)
+    instance.__dict__ = attributes
+    return instance
 
 
 @strawberry.type
@@ -24,8 +36,8 @@ class Document:
 
     @classmethod
     def from_record(cls, document: records.Document, collection: str) -> Document:
-        return cls(id=document.id, title=document.title, metadata=document.metadata,
-                   collection=collection)
+        return built(cls, {"id": document.id, "title": document.title, "metadata": document.metadata,
+                           "collection": collection})
 
     @strawberry.field
     async def chunks(self, info: Info, first: int = 50) -> list[Chunk]:
@@ -46,10 +58,8 @@ class Chunk:
 
     @classmethod
     def from_record(cls, chunk: records.Chunk, collection: str) -> Chunk:
-        return cls(
-            id=chunk.id, text=chunk.text, document_id=chunk.document_id,
-            index=chunk.index, metadata=chunk.metadata, collection=collection, record=chunk,
-        )
+        return built(cls, {"id": chunk.id, "text": chunk.text, "document_id": chunk.document_id, "index": chunk.index,
+                           "metadata": chunk.metadata, "collection": collection, "record": chunk})
 
     @strawberry.field
     def document(self) -> Document:
@@ -74,8 +84,8 @@ class Entity:
 
     @classmethod
     def from_record(cls, entity: records.Entity, collection: str) -> Entity:
-        return cls(id=entity.id, name=entity.name, type=entity.type,
-                   properties=entity.properties, collection=collection)
+        return built(cls, {"id": entity.id, "name": entity.name, "type": entity.type,
+                           "properties": entity.properties, "collection": collection})
 
     @strawberry.field(description="Entities within `hops` relationships, nearest first; excludes this entity.")
     async def neighbors(self, info: Info, hops: int = 1, first: int = 20) -> list[Entity]:
