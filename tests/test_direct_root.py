@@ -4,6 +4,7 @@ called once, with the same info."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Any
 
@@ -14,10 +15,19 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.utils.await_maybe import await_maybe
 
-from ragweave.schema.direct_root import DirectRun, start
+from ragweave.schema.direct_root import DirectRun, plain_answer, start
 from ragweave.schema.execution import Executor
 
 CALLS: list[tuple[object, ...]] = []
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PartRecord:
+    """What a datasource would hold: every plain field of Part under the same name."""
+
+    id: str
+    name: str
+    size: int | None
 
 
 @strawberry.type
@@ -26,9 +36,20 @@ class Part:
     name: str
     size: int | None
 
+    plain_record = PartRecord
+
     @strawberry.field
     def upper(self) -> str:
         return self.name.upper()
+
+
+def _as_records(value: Any) -> Any:
+    """In a direct run the resolvers answer records, as `search` does: every answer must stay graphql-core's."""
+    if not plain_answer.get():
+        return value
+    if isinstance(value, list):
+        return [_as_records(item) for item in value]
+    return PartRecord(value.id, value.name, value.size) if isinstance(value, Part) else value
 
 
 def _parts(n: int, mode: str) -> Any:
@@ -51,12 +72,12 @@ class Query:
         selected = info.selected_fields[0]
         CALLS.append(("parts", n, mode, info.context["tag"], info.variable_values, info.path.as_list(),
                       selected.alias, [getattr(selection, "name", "...") for selection in selected.selections]))
-        return _parts(n, mode)
+        return _as_records(_parts(n, mode))
 
     @strawberry.field
     def sync_parts(self, n: int) -> list[Part | None]:
         CALLS.append(("sync_parts", n))
-        return [*_parts(n, "ok"), None]
+        return _as_records([*_parts(n, "ok"), None])
 
     @strawberry.field
     async def part(self, info: strawberry.Info, id: strawberry.ID, mode: str = "ok") -> Part | None:
@@ -65,7 +86,7 @@ class Query:
             raise ValueError("no such part")
         if mode == "wrong-type":
             return 3  # type: ignore[return-value]
-        return None if mode == "none" else Part(id=id, name="one", size=None)
+        return None if mode == "none" else _as_records(Part(id=id, name="one", size=None))
 
     @strawberry.field
     def count(self, n: int) -> int:

@@ -584,8 +584,8 @@ def test_a_generated_completer_answers_the_plain_case_and_refuses_the_rest():
         LeafField("b", "name", GraphQLString.serialize, True),
         LeafField("a", "name", GraphQLString.serialize, True),
         LeafField("score", "score", GraphQLFloat.serialize, False),
-        ObjectField("items", "items", True, True, False, _Thing, leaf),
-        ObjectField("one", "one", False, False, True, _Thing, leaf),
+        ObjectField("items", "items", True, True, False, _Thing, None, leaf),
+        ObjectField("one", "one", False, False, True, _Thing, None, leaf),
     ])
     answer = thing(_Thing(name="n", score=None, items=(_Thing(label="x"), None), one=None))
     assert answer == {"kind": "Thing", "b": "n", "a": "n", "score": None, "items": [{"label": "x"}, None],
@@ -605,7 +605,7 @@ def test_a_generated_completer_answers_the_plain_case_and_refuses_the_rest():
         with pytest.raises(Exception):  # noqa: B017  (any failure sends the value to the general path)
             thing(not_plain)
     with pytest.raises(Impure):
-        compile_completer([ObjectField("one", "one", True, False, True, _Thing, leaf)])(_Thing(one=None))
+        compile_completer([ObjectField("one", "one", True, False, True, _Thing, None, leaf)])(_Thing(one=None))
     with pytest.raises(ValueError, match="not an attribute name"):
         compile_completer([LeafField("x", "a-b", GraphQLString.serialize, True)])
 

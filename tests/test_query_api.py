@@ -35,6 +35,24 @@ async def test_search_finds_the_sentence_that_answers(datasources, demo):
     assert any("Tomas Reyes leads the Atlas Team" in h["chunk"]["text"] for h in hits)
 
 
+async def test_a_search_alone_answers_from_records_as_the_executor_does_from_objects(datasources, demo, monkeypatch):
+    """Alone, with a selection of built-in scalars, `search` is a direct run: it answers the vector store's records,
+    which the completer reads as it reads the objects of the executor's path (SearchHit.plain_record)."""
+    from ragweave.resolvers import search as search_resolver
+
+    objects: list[type] = []
+    make = search_resolver.built
+    monkeypatch.setattr(search_resolver, "built", lambda cls, attributes: objects.append(cls) or make(cls, attributes))
+    question = "Who leads the Atlas Team?"
+    fields = "score __typename chunk { id text documentId index __typename }"
+    alone = (await execute(datasources, f'{{ search(query: "{question}", topK: 4) {{ {fields} }} }}', tenant=demo)).ok()
+    assert objects == []
+    beside = (await execute(datasources, f'{{ a: search(query: "{question}", topK: 4) {{ {fields} }} '
+                                         f'b: search(query: "outage", topK: 1) {{ score }} }}', tenant=demo)).ok()
+    assert objects and set(objects) == {search_resolver.SearchHit}
+    assert len(alone["search"]) == 4 and alone["search"] == beside["a"]
+
+
 async def test_search_filters_by_document_and_metadata(datasources, demo):
     query = """{
         a: search(query: "outage", topK: 5, filter: {documentIds: ["atlas-launch.md"]}) { chunk { documentId } }

@@ -1,4 +1,5 @@
-"""`ragweave.schema.types.built` makes the same objects as the types' dataclass `__init__`."""
+"""How the schema's objects are built: `types.built` makes what their `__init__` makes; a type's `plain_record`
+may stand in for the type where only plain fields are read."""
 
 from __future__ import annotations
 
@@ -32,3 +33,26 @@ def test_built_objects_equal_the_ones_init_makes():
     hit = built(SearchHit, {"score": 0.5, "chunk": chunk})
     assert hit == SearchHit(score=0.5, chunk=chunk) and type(hit) is SearchHit
     assert vars(hit).keys() == {f.name for f in dataclasses.fields(SearchHit)}
+
+
+def test_a_plain_record_carries_every_plain_field_of_its_type():
+    """A direct run's resolver may answer a type's `plain_record` in place of the type (ragweave.schema.direct_root):
+    the completers and graphql-core read the same attributes of it, so it must have every field that is neither a
+    resolver nor private, and the type no `is_type_of` that would refuse it."""
+    from ragweave.schema import build_schema
+    from ragweave.settings import Settings
+
+    schema = build_schema(Settings())._schema
+    checked = set()
+    for graphql_type in schema.type_map.values():
+        definition = getattr(graphql_type, "extensions", {}).get("strawberry-definition")
+        record = getattr(getattr(definition, "origin", None), "plain_record", None)
+        if record is None:
+            continue
+        attributes = {f.name for f in dataclasses.fields(record)}
+        fields = [field.extensions["strawberry-definition"] for field in graphql_type.fields.values()]
+        plain = {field.python_name for field in fields if field.base_resolver is None}
+        assert plain and plain <= attributes, (graphql_type.name, plain - attributes)
+        assert graphql_type.is_type_of is None
+        checked.add(graphql_type.name)
+    assert checked == {"SearchHit", "Chunk"}

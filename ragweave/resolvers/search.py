@@ -8,6 +8,7 @@ from ragweave.context import Context, Info
 from ragweave.datasources import vectors
 from ragweave.errors import BadUserInput, check_range
 from ragweave.loaders import SearchKey
+from ragweave.schema.direct_root import plain_answer
 from ragweave.schema.retrieval import ChunkFilter, SearchHit
 from ragweave.schema.types import Chunk, built
 
@@ -60,4 +61,6 @@ async def search(
 ) -> list[SearchHit]:
     key = search_key(info.context, query, top_k, flt, collection)
     hits = await info.context.loaders.search.load(key)
+    if plain_answer.get():  # read for plain fields only: the records carry them (SearchHit.plain_record)
+        return hits  # type: ignore[return-value]
     return [built(SearchHit, {"score": h.score, "chunk": Chunk.from_record(h.chunk, key.collection)}) for h in hits]

@@ -50,6 +50,7 @@ class ObjectField:
     is_list: bool
     item_non_null: bool
     python_type: type
+    record_type: type | None  # taken as well: the type's `plain_record` (ragweave.schema.direct_root)
     complete: Callable[[Any], dict[str, Any]]  # the object's own generated completer
 
 
@@ -98,11 +99,11 @@ def _leaf(field: LeafField, result: str, i: int, env: dict[str, Any]) -> list[st
 
 
 def _object(field: ObjectField, result: str, i: int, env: dict[str, Any]) -> list[str]:
-    env[f"t{i}"], env[f"c{i}"] = field.python_type, field.complete
+    env[f"t{i}"], env[f"u{i}"], env[f"c{i}"] = field.python_type, field.record_type, field.complete
     if not field.is_list:
-        return [f"elif type(v) is t{i}:", f"    {result} = c{i}(v)", "else:", "    raise Impure"]
+        return [f"elif type(v) is t{i} or type(v) is u{i}:", f"    {result} = c{i}(v)", "else:", "    raise Impure"]
     lines = ["elif type(v) is list or type(v) is tuple:", f"    {result} = []", "    for x in v:",
-             f"        if type(x) is t{i}:", f"            {result}.append(c{i}(x))"]
+             f"        if type(x) is t{i} or type(x) is u{i}:", f"            {result}.append(c{i}(x))"]
     if not field.item_non_null:
         lines += ["        elif x is None:", f"            {result}.append(None)"]
     return [*lines, "        else:", "            raise Impure", "else:", "    raise Impure"]

@@ -12,6 +12,12 @@ request of such an operation, the first included, is a `DirectRun`: the argument
 called with the resolve info graphql-core's executor would give it (the first request's, with this request's
 variables and context), its value awaited and completed by the completer.
 
+The resolver knows it runs in a direct run (`plain_answer`), so its value will only be read for plain fields: it
+may answer with the datasource's records where a Strawberry type names one as its `plain_record` (a class whose
+instances carry every non-private field of the type under the same name), and skip building the Strawberry objects.
+The completers take those records as they take the type's own objects; so does graphql-core's path, which reads
+the same attributes (the types have no `is_type_of`).
+
 Where graphql-core would do more than that, the run builds the executor at that point and leaves the rest to it:
 variables the arguments' plan refuses (the whole operation, the resolver not yet called), a resolver that raises,
 or a value the completer does not complete (null for a non-null field, a value of another type), which the
@@ -20,6 +26,7 @@ executor completes and reports as `execute_operation` does (`Executor.answer_roo
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from graphql import DocumentNode, ExecutionResult, GraphQLSchema
@@ -27,6 +34,9 @@ from strawberry.utils.await_maybe import await_maybe
 
 from ragweave.schema.execution import NOT_PLAIN, UNPLANNED, Executor, SoleRoot, plans_of, resolver_call
 from ragweave.schema.prepared import PreparedOperation
+
+plain_answer: ContextVar[bool] = ContextVar("ragweave_plain_answer", default=False)
+"""True while a direct run's resolver runs: its value is read for plain fields only."""
 
 
 class DirectRun:
@@ -49,12 +59,19 @@ class DirectRun:
         if arguments is None:  # graphql-core's argument coercion reports it
             return await await_maybe(self._executor().execute_operation())
         info = root.info_for(self.variable_values.coerced, self.context, self.is_awaitable)
+        token = plain_answer.set(True)
         try:
             value = resolver_call(root.step, root.plans, arguments, None, info)
             if self.is_awaitable(value):
                 value = await value
         except Exception as error:
-            return await await_maybe(self._executor().answer_root(root, error, raised=True))
+            value, raised = error, True
+        else:
+            raised = False
+        finally:
+            plain_answer.reset(token)
+        if raised:
+            return await await_maybe(self._executor().answer_root(root, value, raised=True))
         completed = root.complete(value)
         if completed is NOT_PLAIN:
             return await await_maybe(self._executor().answer_root(root, value, raised=False))

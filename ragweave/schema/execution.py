@@ -107,6 +107,7 @@ class _Shape:
     item_non_null: bool
     object_type: GraphQLObjectType
     python_type: type
+    record_type: type | None  # the type's `plain_record`: a direct run's completer takes it too (direct_root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,13 +172,13 @@ class SoleRoot:
         if value is None:
             return NOT_PLAIN if shape.non_null else None
         if not shape.is_list:
-            if type(value) is not shape.python_type:
+            if type(value) is not shape.python_type and type(value) is not shape.record_type:
                 return NOT_PLAIN
             try:
                 return self.completer(value)
             except Exception:
                 return NOT_PLAIN
-        if not _plain_items(shape, value):
+        if not _plain_items(shape, value, shape.record_type):
             return NOT_PLAIN
         complete = self.completer
         try:
@@ -370,7 +371,8 @@ def _shape(return_type: GraphQLOutputType) -> _Shape | None:
     python_type = getattr(definition, "origin", None)
     if not isinstance(python_type, type):
         return None
-    return _Shape(return_type, non_null, is_list, item_type, item_non_null, object_type, python_type)
+    return _Shape(return_type, non_null, is_list, item_type, item_non_null, object_type, python_type,
+                  getattr(python_type, "plain_record", None))
 
 
 def _union_members(return_type: GraphQLOutputType) -> dict[Any, GraphQLObjectType] | None:
@@ -622,7 +624,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 if complete is None:
                     return None
                 fields.append(ObjectField(key, step.attribute, shape.non_null, shape.is_list, shape.item_non_null,
-                                          shape.python_type, complete))
+                                          shape.python_type, shape.record_type, complete))
             else:
                 return None
         return fields
@@ -857,13 +859,14 @@ def resolver_call(step: _Resolver, plans: _SchemaPlans, arguments: dict[str, Any
     return step.call(source, **kwargs) if step.pass_self else step.call(**kwargs)
 
 
-def _plain_items(shape: _Shape, value: Any) -> bool:
-    """Whether a list shape's value is a list or tuple of its Python type's objects (None where items may be)."""
+def _plain_items(shape: _Shape, value: Any, record_type: type | None = None) -> bool:
+    """Whether a list shape's value is a list or tuple of its Python type's objects (or of `record_type`'s; None
+    where items may be)."""
     if type(value) is not list and type(value) is not tuple:
         return False
     python_type, item_non_null = shape.python_type, shape.item_non_null
     for item in value:
-        if type(item) is not python_type and (item is not None or item_non_null):
+        if type(item) is not python_type and type(item) is not record_type and (item is not None or item_non_null):
             return False
     return True
 

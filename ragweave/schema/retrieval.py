@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import strawberry
 
+from ragweave import records
 from ragweave.schema.types import Chunk, Document, Entity, Relation
 
 
@@ -13,6 +14,8 @@ from ragweave.schema.types import Chunk, Document, Entity, Relation
 class SearchHit:
     score: float
     chunk: Chunk
+
+    plain_record = records.ScoredChunk  # see ragweave.schema.direct_root: carries `score` and `chunk`
 
 
 @strawberry.type

@@ -56,6 +56,8 @@ class Chunk:
     collection: strawberry.Private[str]
     record: strawberry.Private[records.Chunk]
 
+    plain_record = records.Chunk  # see ragweave.schema.direct_root: carries every field above that is not Private
+
     @classmethod
     def from_record(cls, chunk: records.Chunk, collection: str) -> Chunk:
         return built(cls, {"id": chunk.id, "text": chunk.text, "document_id": chunk.document_id, "index": chunk.index,
