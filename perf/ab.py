@@ -17,19 +17,19 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import shutil
 import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-from perf import procs, wrk_fetch
+from perf import procs
 from perf.bench import QUERY, Bench, Mode, gql
-from perf.runner import UNLIMITED
+from perf.runner import UNLIMITED, load_generator
+from perf.scenarios import REST_RETRIEVE, REST_SMALL
 from ragweave.auth import KeyStore
 
-REST = {"Small": ("/search", 10), "RetrieveWithEntities": ("/retrieve", 5)}
+REST = {"Small": ("/search", 10, REST_SMALL), "RetrieveWithEntities": ("/retrieve", 5, REST_RETRIEVE)}
 
 
 def _commit(tree: Path) -> str:
@@ -64,24 +64,21 @@ def compare(trees: list[Path], op: str, reps: int, requests: int, concurrency: i
     data_dir = procs.OUT / "ab-data"
     shutil.rmtree(data_dir, ignore_errors=True)
     _, api_key = KeyStore(data_dir / "keys.json").create("default", "reader")
-    tool = wrk_fetch.find() if load == "wrk" else "--load python"
-    bench = Bench(Mode("ab", reps + 1, requests, 0, 0, 0, 0, 0, False, 120), api_key,
-                  tool if isinstance(tool, wrk_fetch.Wrk) else None)
-    path, top_k = REST[op]
+    tool, generator = load_generator(load)
+    bench = Bench(Mode("ab", reps + 1, requests, 0, 0, 0, 0, 0, False, 120), api_key, tool)
+    path, top_k, rest_body = REST[op]
     try:
         servers = _servers(trees, data_dir)
         body = gql(op, q=QUERY, k=top_k)
         runs = {name: (server, body, requests, concurrency, {}) for name, server in servers.items()}
-        runs["rest"] = (servers["rest"], json.dumps({"query": QUERY, "topK": top_k}), requests, concurrency,
-                        {"path": path})
+        runs["rest"] = (servers["rest"], rest_body, requests, concurrency, {"path": path})
         results = bench.interleaved(runs)
     finally:
         procs.stop_all()
     cpu = {name: [r["server_cpu_ms_per_op"] for r in result["reps"][1:]] for name, result in results.items()}
     errors = {name: sum(r["errors"] for r in result["reps"]) for name, result in results.items()}
-    generator = tool.describe() if isinstance(tool, wrk_fetch.Wrk) else f"perf/load.py ({tool})"
     lines = [f"A/B of server CPU per `{op}` op: {reps} repetitions of {requests} requests, {concurrency} connections,"
-             f" {generator}, {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}", "",
+             f" {generator['closed_loop']}, {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}", "",
              "| server | CPU ms/op (median) | / REST (median) | / the first (median) | errors | every repetition |",
              "|---|---|---|---|---|---|"]
     first = next(iter(cpu.values()))

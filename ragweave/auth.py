@@ -128,7 +128,6 @@ def key_from(headers: Mapping[str, str] | None, params: Mapping[str, object] | N
     return None
 
 
-
 def is_loopback(host: str | None) -> bool:
     try:
         return host is not None and ipaddress.ip_address(host).is_loopback
