@@ -7,10 +7,10 @@ beside `perf.instructions`, which does not depend on the machine. Each tree (e.g
 <commit>`) serves `perf.serve_fakes --app ragweave` from its own checkout, one uvicorn worker on the zero-latency
 fakes as in (a), beside the REST baseline of the first tree. The runs are interleaved (every server once per
 repetition, in the order given) under a closed loop of wrk (perf/wrk.py: a fixed count of requests, the server's CPU
-from /proc around the run; perf/load.py with `--load python` or without wrk), after one warm-up repetition that is
-not counted. Before the servers start, each tree is checked to import its own ragweave (a tree without its own
-package would run another's). Prints, per server, the median server CPU per op, the medians of its ratios to REST's
-and to the first server's in the same repetition, and every repetition's figure.
+from its CPU-time clock around the run; perf/load.py with `--load python` or without wrk), after one warm-up
+repetition that is not counted. Before the servers start, each tree is checked to import its own ragweave (a tree
+without its own package would run another's). Prints, per server, the median server CPU per op, the medians of its
+ratios to REST's and to the first server's in the same repetition, and every repetition's figure.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from perf import procs
-from perf.bench import QUERY, Bench, Mode, gql
+from perf.bench import QUERY, Bench, Mode, gql, paired
 from perf.runner import UNLIMITED, load_generator
 from perf.scenarios import REST_RETRIEVE, REST_SMALL
 from ragweave.auth import KeyStore
@@ -65,7 +65,7 @@ def compare(trees: list[Path], op: str, reps: int, requests: int, concurrency: i
     shutil.rmtree(data_dir, ignore_errors=True)
     _, api_key = KeyStore(data_dir / "keys.json").create("default", "reader")
     tool, generator = load_generator(load)
-    bench = Bench(Mode("ab", reps + 1, requests, 0, 0, 0, 0, 0, False, 120), api_key, tool)
+    bench = Bench(Mode("ab", reps + 1, requests, 0, 0, 0, 0, 0, False, 120, reps + 1), api_key, tool)
     path, top_k, rest_body = REST[op]
     try:
         servers = _servers(trees, data_dir)
@@ -75,22 +75,19 @@ def compare(trees: list[Path], op: str, reps: int, requests: int, concurrency: i
         results = bench.interleaved(runs)
     finally:
         procs.stop_all()
-    cpu = {name: [r["server_cpu_ms_per_op"] for r in result["reps"][1:]] for name, result in results.items()}
+    counted = {name: {"reps": result["reps"][1:]} for name, result in results.items()}  # the first warms up
+    cpu = {name: [r["server_cpu_ms_per_op"] for r in rows["reps"]] for name, rows in counted.items()}
     errors = {name: sum(r["errors"] for r in result["reps"]) for name, result in results.items()}
     lines = [f"A/B of server CPU per `{op}` op: {reps} repetitions of {requests} requests, {concurrency} connections,"
              f" {generator['closed_loop']}, {datetime.datetime.now(datetime.UTC).isoformat(timespec='seconds')}", "",
              "| server | CPU ms/op (median) | / REST (median) | / the first (median) | errors | every repetition |",
              "|---|---|---|---|---|---|"]
-    first = next(iter(cpu.values()))
+    first, key = next(iter(cpu)), "server_cpu_ms_per_op"
     for name, values in cpu.items():
-        lines.append(f"| {name} | {statistics.median(values):.4f} | {_paired(values, cpu['rest']):.3f} | "
-                     f"{_paired(values, first):.3f} | {errors[name]} | {' '.join(f'{v:.4f}' for v in values)} |")
+        lines.append(f"| {name} | {statistics.median(values):.4f} | {paired(counted, name, 'rest', key):.3f} | "
+                     f"{paired(counted, name, first, key):.3f} | {errors[name]} | "
+                     f"{' '.join(f'{v:.4f}' for v in values)} |")
     return "\n".join(lines)
-
-
-def _paired(values: list[float], others: list[float]) -> float:
-    """The median of the ratios within each repetition: drift between repetitions cancels out."""
-    return statistics.median(v / o for v, o in zip(values, others, strict=True))
 
 
 def main() -> None:

@@ -31,12 +31,14 @@ class Mode:
     chat: int
     embedded: bool
     max_seconds: float
+    cpu_reps: int  # repetitions of (a), whose check is a ratio of CPU times a few percent from its target
 
 
 QUICK = Mode("quick", reps=3, small=1000, deep=8, fused=150, overhead=60, scale=600, chat=100, embedded=False,
-             max_seconds=15)
+             max_seconds=15, cpu_reps=3)
 FULL = Mode("full", reps=5, small=3000, deep=120, fused=3200, overhead=200, scale=3000, chat=2000, embedded=True,
-            max_seconds=90)
+            max_seconds=90, cpu_reps=11)
+
 
 
 def operation(name: str) -> str:
@@ -93,10 +95,10 @@ class Bench:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read())
 
-    def interleaved(self, runs: dict[str, tuple]) -> dict[str, dict]:
+    def interleaved(self, runs: dict[str, tuple], reps: int | None = None) -> dict[str, dict]:
         """Each repetition runs every variant once (A B A B ...), so drift in machine load hits all alike.
         Returns, per variant, the median of each number over the repetitions and the repetitions themselves."""
-        order = [name for _ in range(self.mode.reps) for name in runs]
+        order = [name for _ in range(reps or self.mode.reps) for name in runs]
         results = self.run_plan([self.entry(*runs[name][:4], **runs[name][4]) for name in order])
         return {name: summarise([r for n, r in zip(order, results, strict=True) if n == name]) for name in runs}
 
@@ -112,6 +114,15 @@ def summarise(results: list[dict]) -> dict:
     summary["first_error"] = next((r["first_error"] for r in results if r["first_error"]), None)
     summary["reps"] = results
     return summary
+
+
+def paired(rows: dict[str, dict], a: str, b: str, key: str) -> float | None:
+    """The median over the repetitions of a's `key` over b's in the same repetition: a ratio measured side by side.
+    Load from outside that drifts between repetitions (here the CPU time of one repetition of the same server swings
+    by 20-40%) cancels out of each ratio, where it does not out of the ratio of the two medians."""
+    ratios = [x[key] / y[key] for x, y in zip(rows[a]["reps"], rows[b]["reps"], strict=True)
+              if x.get(key) and y.get(key)]
+    return round(statistics.median(ratios), 3) if ratios else None
 
 
 def meets(value: float | None, op: str, target: float) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from perf.bench import paired
 from perf.scenarios import SKIPS, UPSTREAM_ALONE
 
 OPEN_300, OPEN_400 = "ragweave, open loop at 300/s", "ragweave, open loop at 400/s"  # row names start so
@@ -20,12 +21,16 @@ of all requests answered 503 (columns shown when a run shed any). Profiles (py-s
 load run of a scenario that missed a target; raw stacks: perf/out/profile-*.txt."""
 LOAD_PY = """The load generator (`perf/load.py`: httpx, one keep-alive connection per concurrency slot,
 closed loop or open-loop rate, warm-up first) is a process of its own, sends a real API key, and reads the server's
-CPU time (utime and stime of the server and its worker processes, from /proc) around the timed phase."""
+CPU time (user and system, of the server and its worker processes, each read from its CPU-time clock to the
+nanosecond) around the timed phase."""
 WRK = """The load generator is a process of its own with one keep-alive connection per concurrency slot,
 warms up first and sends a real API key: wrk for the closed-loop runs (one thread; `perf/wrk.lua` sends a fixed
 count of requests and reports latencies as measured, wrk's coordinated-omission correction undone), `perf/load.py`
-(httpx) for the open-loop ones. The server's CPU time (utime and stime of the server and its worker processes, from
-/proc) is read around the timed phase; `client CPU ms/op` is the CPU of whichever generator ran the row."""
+(httpx) for the open-loop ones. The server's CPU time (user and system, of the server and its worker processes, each
+read from its CPU-time clock to the nanosecond) is read around the timed phase; `client CPU ms/op` is the CPU of
+whichever generator ran the row. A check of a ratio between two variants takes the median of the repetitions'
+ratios, each measured side by side (load from outside that drifts between repetitions cancels out of each); the
+ratio of the medians is in its note."""
 
 
 def _by_wrk(meta: dict) -> bool:
@@ -95,7 +100,8 @@ def _a(s: dict) -> str:
              "executor, ragweave/schema/direct_root.py, the hits completed by a function generated for their "
              "selection, ragweave/schema/completion.py; "
              f"profile, self time: {_shares(s)}). ")
-    bypass, floor = (_row(s, name) for name in SKIPS.values())
+    bypass_name, floor_name = SKIPS.values()
+    bypass, floor = _row(s, bypass_name), _row(s, floor_name)
     if not floor:  # records made before the experiments ran
         return spent + ("What is left is spread over that pipeline, no part of it large: 1.5x a hand-written "
                         "endpoint would need hot operations to skip Strawberry's view, extension hooks and executor "
@@ -103,13 +109,14 @@ def _a(s: dict) -> str:
                         "resolvers), a design change.")
     rest_cpu = rest.get("server_cpu_ms_per_op")
 
-    def versus_rest(row: dict) -> str:
-        cpu = row.get("server_cpu_ms_per_op")
-        return f"{_n(cpu, 3)} ms, {_n(round(cpu / rest_cpu, 2) if cpu and rest_cpu else None, 2)}x REST"
+    def versus_rest(name: str) -> str:
+        return (f"{_n(_row(s, name).get('server_cpu_ms_per_op'), 3)} ms, "
+                f"{_n(paired(s['rows'], name, 'rest', 'server_cpu_ms_per_op'), 2)}x REST")
 
     floor_cpu, bypass_cpu = floor.get("server_cpu_ms_per_op"), bypass.get("server_cpu_ms_per_op")
     verdict = ""
-    if floor_cpu and rest_cpu and floor_cpu > 1.5 * rest_cpu:
+    floor_ratio = paired(s["rows"], floor_name, "rest", "server_cpu_ms_per_op")
+    if floor_ratio and floor_ratio > 1.5:
         verdict = (" The floor alone misses 1.5x: no way of executing the operation, however fast, reaches the "
                    "target unless that per-request work gets cheaper too, and the REST endpoint does none of it.")
     elif floor_cpu and rest_cpu and bypass_cpu:
@@ -121,8 +128,8 @@ def _a(s: dict) -> str:
         "`python -m perf.instructions --skip pipeline|execution` in-process), show where the CPU goes. Without "
         "Strawberry's view steps and `Schema.execute` (the extensions' work done by hand, no operation log, the "
         "operation run as the query lane runs it): "
-        f"{versus_rest(bypass)}. Without GraphQL execution as well (the answer built by hand from the same two "
-        f"backend calls): {versus_rest(floor)}. That is the floor of ragweave's per-request work before any field "
+        f"{versus_rest(bypass_name)}. Without GraphQL execution as well (the answer built by hand from the same two "
+        f"backend calls): {versus_rest(floor_name)}. That is the floor of ragweave's per-request work before any field "
         "is executed: the middleware, the view's entry, the context and the caller's key, the cost and the rate "
         f"limit, the deadline, the metrics, the encoding.{verdict}")
 
