@@ -31,6 +31,7 @@ WORDS = ("plan launch team review budget memo risk design roadmap metric custome
          "hiring platform incident report goal vendor contract").split()
 CALLS: Counter[str] = Counter()
 SLEPT = {"requested_s": 0.0, "actual_s": 0.0}
+WAITS: list[tuple[float, float]] | None = None  # a list to fill: each injected wait's perf_counter start and end
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +50,11 @@ def _call(name: str, kind: str):
             delay = getattr(self.latency, kind)
             started = time.perf_counter()
             await asyncio.sleep(delay)
+            ended = time.perf_counter()
             SLEPT["requested_s"] += delay
-            SLEPT["actual_s"] += time.perf_counter() - started
+            SLEPT["actual_s"] += ended - started
+            if WAITS is not None and delay:
+                WAITS.append((started, ended))
             return method(self, *args, **kwargs)
 
         return wrapper

@@ -10,7 +10,8 @@ on what else the machine runs, so two builds compare on a shared, loaded machine
 run it in each tree (e.g. a `git archive` of the base commit) and compare. Needs valgrind (Debian: valgrind).
 With --cpu it prints CPU milliseconds per request instead (noisy). With --cpu --idle the fakes sleep (d)'s
 latencies (20 ms per vector call, 30 ms per graph call), so that every request runs after the process idled, as
-at concurrency 1, and it prints each request's time over those sleeps (p50) beside its CPU. With
+at concurrency 1, and it prints each request's time over those sleeps (p50) beside its CPU, and where that time
+goes (`wait_gaps`): before the first wait, between waits, after the last one up to the response (p50 of each). With
 --skip pipeline (an experiment, perf/pipeline_floor.py) plain POSTs skip Strawberry's view, `Schema.execute` and
 the extension hooks, after one answer checked against the normal one: what such a pipeline could save; with
 --skip execution (Small) they skip GraphQL execution too: the floor of ragweave's per-request work. With --cache
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import re
@@ -147,13 +149,16 @@ async def _measure(args: argparse.Namespace) -> None:
         await once()
     if args.callgrind:
         _instrument("on")
-    slept, walls = fakes.SLEPT["actual_s"], []
+    slept, walls, gaps = fakes.SLEPT["actual_s"], [], []
     started_cpu = time.process_time()
     for _ in range(args.requests):
         if args.idle:  # only then: under callgrind the loop counts nothing but the requests
+            fakes.WAITS = []
             started_wall = time.perf_counter()
             await once()
-            walls.append(time.perf_counter() - started_wall)
+            ended_wall = time.perf_counter()
+            walls.append(ended_wall - started_wall)
+            gaps.append(wait_gaps(started_wall, fakes.WAITS, ended_wall))
         else:
             await once()
     cpu = time.process_time() - started_cpu
@@ -163,10 +168,27 @@ async def _measure(args: argparse.Namespace) -> None:
         over = ""
         if args.idle:
             slept_per_request = (fakes.SLEPT["actual_s"] - slept) / args.requests
+            before, between, after = (statistics.median(g[i] for g in gaps) * 1000 for i in range(3))
             over = (f", {(statistics.median(walls) - slept_per_request) * 1000:.3f} ms (p50) over the fakes' "
-                    f"{slept_per_request * 1000:.1f} ms of sleeps")
+                    f"{slept_per_request * 1000:.1f} ms of sleeps; outside them {before:.3f} ms before the first, "
+                    f"{between:.3f} between, {after:.3f} after the last (p50 each)")
         print(f"{args.app} {args.op}: {cpu * 1000 / args.requests:.3f} ms CPU per request{over}")
     lifespan.cancel()
+
+
+def wait_gaps(start: float, waits: list[tuple[float, float]], end: float) -> tuple[float, float, float]:
+    """A request's time outside the injected waits: before the first starts, between them (where none is in flight:
+    waits that overlap count as one), and after the last ends. Without waits, all of it is "before"."""
+    if not waits:
+        return end - start, 0.0, 0.0
+    spans: list[list[float]] = []
+    for began, ended in sorted(waits):
+        if spans and began <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], ended)
+        else:
+            spans.append([began, ended])
+    between = sum(later[0] - earlier[1] for earlier, later in itertools.pairwise(spans))
+    return spans[0][0] - start, between, end - spans[-1][1]
 
 
 def _instrument(state: str) -> None:

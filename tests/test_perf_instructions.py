@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from perf.instructions import wait_gaps
+
 ROOT = Path(__file__).parent.parent
-IDLE = r", (\d+\.\d{3}) ms \(p50\) over the fakes' (\d+\.\d) ms of sleeps"
+IDLE = (r", (\d+\.\d{3}) ms \(p50\) over the fakes' (\d+\.\d) ms of sleeps; outside them (\d+\.\d{3}) ms before "
+        r"the first, (\d+\.\d{3}) between, (\d+\.\d{3}) after the last \(p50 each\)")
 
 
 def measure(*options: str) -> str:
@@ -32,6 +35,15 @@ def test_idle_requests_report_their_time_over_the_injected_sleeps():
     found = re.fullmatch(rf"ragweave RetrieveWithEntities: \d+\.\d{{3}} ms CPU per request{IDLE}\n",
                          measure("--op", "RetrieveWithEntities", "--idle"))
     assert found and float(found.group(2)) >= 50 and 0 < float(found.group(1)) < 50
+    over, _, before, between, after = map(float, found.groups())
+    assert before > 0 and between > 0 and after > 0  # a vector wait, then a graph wait
+    assert before + between + after < over + 1  # the parts of the same time (medians of each, not of their sum)
+
+
+def test_wait_gaps_split_a_requests_time_outside_its_waits():
+    assert wait_gaps(0.0, [(1.0, 3.0), (5.0, 6.0)], 10.0) == (1.0, 2.0, 4.0)
+    assert wait_gaps(0.0, [(4.0, 6.0), (1.0, 3.0), (2.0, 3.5)], 7.0) == (1.0, 0.5, 1.0)  # overlapping: one span
+    assert wait_gaps(2.0, [], 5.0) == (3.0, 0.0, 0.0)
 
 
 @pytest.mark.parametrize(("op", "skip"), [("Small", "pipeline"), ("RetrieveWithEntities", "pipeline"),

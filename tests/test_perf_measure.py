@@ -34,8 +34,8 @@ def test_a_process_cpu_counts_its_exited_threads_to_the_nanosecond():
         assert cpu >= 0.3
         assert abs(cpu - ticks) < 0.05  # the same CPU as /proc's whole ticks count...
         assert round(cpu * load.TICK) != cpu * load.TICK  # ...finer than a tick
-        assert load.tree_cpu(child.pid) == {child.pid: load.tree_cpu(child.pid)[child.pid]}
-        assert load.tree_cpu(child.pid)[child.pid] >= cpu
+        tree = load.tree_cpu(child.pid)  # the child may still run a few instructions on its way into sleep
+        assert list(tree) == [child.pid] and cpu <= tree[child.pid] < cpu + 0.05
     finally:
         child.kill()
         child.wait()
