@@ -78,7 +78,7 @@ def _ceiling(*cpu_ms: float | None) -> float | None:
 
 
 def why(s: dict) -> str:
-    if not s.get("checks") or (all(c["pass"] for c in s["checks"]) and s["id"] not in ("f", "h")):
+    if not s.get("checks") or (all(c["pass"] for c in s["checks"]) and s["id"] not in ("a", "e", "f", "h")):
         return ""
     return {"a": _a, "b": _b, "c": _c, "d": _d, "e": _e, "f": _f, "g": _g, "h": _h}.get(s["id"], lambda s: "")(s)
 
@@ -98,8 +98,8 @@ def _a(s: dict) -> str:
              "done directly by the query lane, ragweave/schema/query_lane.py, without Strawberry's operation "
              "pipeline), and the execution of 41 fields (the root resolver called without building graphql-core's "
              "executor, ragweave/schema/direct_root.py, the hits completed by a function generated for their "
-             "selection, ragweave/schema/completion.py; "
-             f"profile, self time: {_shares(s)}). ")
+             "selection, ragweave/schema/completion.py"
+             + (f"; profile, self time: {_shares(s)}). " if _shares(s) else "). "))
     bypass_name, floor_name = SKIPS.values()
     bypass, floor = _row(s, bypass_name), _row(s, floor_name)
     if not floor:  # records made before the experiments ran
@@ -207,6 +207,15 @@ def _e(s: dict) -> str:
     skew = (f" In {lopsided} of {len(two.get('reps', []))} repetitions one worker did at least 90% of the work: the "
             "32 keep-alive connections are accepted by whichever worker wakes first and stay there, so a client "
             "with long-lived connections (a proxy's pool) can leave the second worker idle.") if lopsided else ""
+    if s["checks"][0]["pass"]:  # said as well: this ratio swings more between runs than its margin
+        return (f"Passes in this run; the ratio swings between runs by more than its margin. The server's CPU per op "
+                f"was {_n(one.get('server_cpu_ms_per_op'), 3)} ms with 1 worker and "
+                f"{_n(two.get('server_cpu_ms_per_op'), 3)} ms with 2 (plain REST: "
+                f"{_n(r1.get('server_cpu_ms_per_op'), 3)} and {_n(r2.get('server_cpu_ms_per_op'), 3)}); one worker "
+                f"costing more per op than each of two is "
+                f"other work on the machine slowing the 1-worker runs, not scaling. The plain REST server scaled "
+                f"{_n(paired(s['rows'], 'rest 2 workers', 'rest 1 worker', 'ops_per_s'), 2)}x in the same run "
+                "(median of the repetitions' ratios)." + skew)
     busy = two.get("machine_busy_cores") or 0
     lead = ("The machine, not the worker count, is the limit" if busy >= 1.8 else
             f"Not the machine alone ({busy:.2f} of its 2 cores were busy with 2 workers)")
