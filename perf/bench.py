@@ -40,7 +40,6 @@ FULL = Mode("full", reps=5, small=3000, deep=120, fused=3200, overhead=200, scal
             max_seconds=90, cpu_reps=11)
 
 
-
 def operation(name: str) -> str:
     """The text of one named operation of perf/operations.graphql (sent alone, as clients send it)."""
     match = re.search(rf"^(query|mutation) {name}\b.*?(?=^(?:query|mutation|#) |\Z)", OPERATIONS, re.S | re.M)
@@ -116,13 +115,18 @@ def summarise(results: list[dict]) -> dict:
     return summary
 
 
+def ratios(rows: dict[str, dict], a: str, b: str, key: str) -> list[float]:
+    """a's `key` over b's in each repetition (`Bench.interleaved`'s rows), where both have a figure."""
+    return [x[key] / y[key] for x, y in zip(rows[a]["reps"], rows[b]["reps"], strict=True)
+            if x.get(key) and y.get(key)]
+
+
 def paired(rows: dict[str, dict], a: str, b: str, key: str) -> float | None:
     """The median over the repetitions of a's `key` over b's in the same repetition: a ratio measured side by side.
     Load from outside that drifts between repetitions (here the CPU time of one repetition of the same server swings
     by 20-40%) cancels out of each ratio, where it does not out of the ratio of the two medians."""
-    ratios = [x[key] / y[key] for x, y in zip(rows[a]["reps"], rows[b]["reps"], strict=True)
-              if x.get(key) and y.get(key)]
-    return round(statistics.median(ratios), 3) if ratios else None
+    each = ratios(rows, a, b, key)
+    return round(statistics.median(each), 3) if each else None
 
 
 def meets(value: float | None, op: str, target: float) -> bool:

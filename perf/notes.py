@@ -202,20 +202,19 @@ def _d(s: dict) -> str:
 def _e(s: dict) -> str:
     one, two = _row(s, "ragweave 1 worker"), _row(s, "ragweave 2 workers")
     r1, r2 = _row(s, "rest 1 worker"), _row(s, "rest 2 workers")
-    rest = round(r2["ops_per_s"] / r1["ops_per_s"], 2) if r1.get("ops_per_s") and r2.get("ops_per_s") else "?"
+    rest = _n(paired(s["rows"], "rest 2 workers", "rest 1 worker", "ops_per_s"), 2)  # as the check's note has it
     lopsided = sum(1 for r in two.get("reps", []) if max(r.get("server_cpu_shares") or [0]) >= 0.9)
     skew = (f" In {lopsided} of {len(two.get('reps', []))} repetitions one worker did at least 90% of the work: the "
             "32 keep-alive connections are accepted by whichever worker wakes first and stay there, so a client "
             "with long-lived connections (a proxy's pool) can leave the second worker idle.") if lopsided else ""
     if s["checks"][0]["pass"]:  # said as well: this ratio swings more between runs than its margin
+        s1, s2 = one.get("server_cpu_ms_per_op") or 0, two.get("server_cpu_ms_per_op") or 0
+        slowed = (" One worker costing more per op than each of two is other work on the machine slowing the "
+                  "1-worker runs, not scaling.") if s1 > s2 else ""
         return (f"Passes in this run; the ratio swings between runs by more than its margin. The server's CPU per op "
-                f"was {_n(one.get('server_cpu_ms_per_op'), 3)} ms with 1 worker and "
-                f"{_n(two.get('server_cpu_ms_per_op'), 3)} ms with 2 (plain REST: "
-                f"{_n(r1.get('server_cpu_ms_per_op'), 3)} and {_n(r2.get('server_cpu_ms_per_op'), 3)}); one worker "
-                f"costing more per op than each of two is "
-                f"other work on the machine slowing the 1-worker runs, not scaling. The plain REST server scaled "
-                f"{_n(paired(s['rows'], 'rest 2 workers', 'rest 1 worker', 'ops_per_s'), 2)}x in the same run "
-                "(median of the repetitions' ratios)." + skew)
+                f"was {_n(s1, 3)} ms with 1 worker and {_n(s2, 3)} ms with 2 (plain REST: "
+                f"{_n(r1.get('server_cpu_ms_per_op'), 3)} and {_n(r2.get('server_cpu_ms_per_op'), 3)}).{slowed} The "
+                f"plain REST server scaled {rest}x in the same run (median of the repetitions' ratios)." + skew)
     busy = two.get("machine_busy_cores") or 0
     lead = ("The machine, not the worker count, is the limit" if busy >= 1.8 else
             f"Not the machine alone ({busy:.2f} of its 2 cores were busy with 2 workers)")

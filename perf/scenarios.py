@@ -6,7 +6,7 @@ import json
 import statistics
 
 from perf import procs, streams
-from perf.bench import QUERY, Bench, check, gql, paired
+from perf.bench import QUERY, Bench, check, gql, paired, ratios
 from ragweave.settings import Settings
 
 OPEN_300 = "ragweave, open loop at 300/s (uvloop, no admission limit)"  # the configuration of the earlier records
@@ -71,11 +71,11 @@ def _cpu_check(metric: str, rows: dict[str, dict], a: str, b: str, target: float
     """a's server CPU per op over b's, as the median of the repetitions' ratios (`paired`), with the ratio of the
     medians and the spread of the repetitions' ratios beside it."""
     key = "server_cpu_ms_per_op"
-    ratios = sorted(x[key] / y[key] for x, y in zip(rows[a]["reps"], rows[b]["reps"], strict=True))
+    each = sorted(ratios(rows, a, b, key))
+    spread = f"; the repetitions' ratios ranged {each[0]:.2f}-{each[-1]:.2f}x" if each else ""
     return check(metric, paired(rows, a, b, key), "<=", target, "x",
-                 f"median of the {len(ratios)} repetitions' ratios (each measured side by side); ratio of the "
-                 f"medians: {_ratio(rows[a][key], rows[b][key])}x; the repetitions' ratios ranged "
-                 f"{ratios[0]:.2f}-{ratios[-1]:.2f}x")
+                 f"median of the {len(each)} repetitions' ratios (each measured side by side); ratio of the "
+                 f"medians: {_ratio(rows[a][key], rows[b][key])}x{spread}")
 
 
 def _calls_of(bench: Bench, server: procs.Server, body: str) -> tuple[dict, dict]:

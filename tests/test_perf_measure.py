@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from perf import load, scenarios
+from perf import load, notes, scenarios
 from perf.bench import paired
 
 BURN = """
@@ -77,3 +77,20 @@ def test_a_cpu_check_passes_on_the_paired_ratio_and_shows_the_ratio_of_the_media
     worse = scenarios._cpu_check("CPU/op", _rows(ragweave=[0.2, 0.3, 0.2], rest=[0.1, 0.16, 0.11]), "ragweave",
                                  "rest", 1.5)
     assert not worse["pass"] and worse["miss_by"] == "25% over"
+
+
+def _workers(one_cpu: float, two_cpu: float, passed: bool) -> dict:
+    rows = {}
+    for name, ops, cpu in (("ragweave 1 worker", 4000.0, one_cpu), ("ragweave 2 workers", 7200.0, two_cpu),
+                           ("rest 1 worker", 5000.0, 0.15), ("rest 2 workers", 8000.0, 0.16)):
+        reps = [{"ops_per_s": ops, "server_cpu_ms_per_op": cpu, "client_cpu_ms_per_op": 0.04}] * 3
+        rows[name] = {"ops_per_s": ops, "server_cpu_ms_per_op": cpu, "client_cpu_ms_per_op": 0.04, "reps": reps}
+    return {"id": "e", "rows": rows, "checks": [{"pass": passed}]}
+
+
+def test_a_passing_workers_ratio_is_explained_and_a_slowed_single_worker_named():
+    slowed = notes.why(_workers(0.26, 0.22, passed=True))
+    assert slowed.startswith("Passes in this run") and "slowing the 1-worker runs" in slowed
+    assert "plain REST server scaled 1.60x in the same run" in slowed
+    fair = notes.why(_workers(0.20, 0.22, passed=True))
+    assert fair.startswith("Passes in this run") and "slowing" not in fair
