@@ -11,7 +11,8 @@ run it in each tree (e.g. a `git archive` of the base commit) and compare. Needs
 With --cpu it prints CPU milliseconds per request instead (noisy). With --cpu --idle the fakes sleep (d)'s
 latencies (20 ms per vector call, 30 ms per graph call), so that every request runs after the process idled, as
 at concurrency 1, and it prints each request's time over those sleeps (p50) beside its CPU, and where that time
-goes (`wait_gaps`): before the first wait, between waits, after the last one up to the response (p50 of each). With
+goes (`wait_gaps`): before the first wait, between waits, after the last one up to the response (p50 of each);
+`--wait-ms 1,1` shortens the sleeps, to see how much of that time the idling itself adds. With
 --skip pipeline (an experiment, perf/pipeline_floor.py) plain POSTs skip Strawberry's view, `Schema.execute` and
 the extension hooks, after one answer checked against the normal one: what such a pipeline could save; with
 --skip execution (Small) they skip GraphQL execution too: the floor of ragweave's per-request work. With --cache
@@ -82,7 +83,8 @@ async def _run(args: argparse.Namespace) -> None:
     os.environ.update({"RAGWEAVE_RATE_PER_S": str(10**9), "RAGWEAVE_RATE_BURST": str(10**9), "PERF_APP": args.app,
                        "RAGWEAVE_DATA_DIR": tempfile.mkdtemp(prefix="perf-instructions-")})
     if args.idle:
-        os.environ.update({"PERF_VECTOR_MS": "20", "PERF_GRAPH_MS": "30"})
+        vector_ms, graph_ms = args.wait_ms
+        os.environ.update({"PERF_VECTOR_MS": str(vector_ms), "PERF_GRAPH_MS": str(graph_ms)})
     if args.op == STREAM:
         port = procs.free_port()
         upstream = procs.spawn("instructions-openai",
@@ -149,15 +151,16 @@ async def _measure(args: argparse.Namespace) -> None:
         await once()
     if args.callgrind:
         _instrument("on")
-    slept, walls, gaps = fakes.SLEPT["actual_s"], [], []
+    slept, overs, gaps = fakes.SLEPT["actual_s"], [], []
     started_cpu = time.process_time()
     for _ in range(args.requests):
         if args.idle:  # only then: under callgrind the loop counts nothing but the requests
             fakes.WAITS = []
+            slept_before = fakes.SLEPT["actual_s"]
             started_wall = time.perf_counter()
             await once()
             ended_wall = time.perf_counter()
-            walls.append(ended_wall - started_wall)
+            overs.append(ended_wall - started_wall - (fakes.SLEPT["actual_s"] - slept_before))
             gaps.append(wait_gaps(started_wall, fakes.WAITS, ended_wall))
         else:
             await once()
@@ -169,7 +172,7 @@ async def _measure(args: argparse.Namespace) -> None:
         if args.idle:
             slept_per_request = (fakes.SLEPT["actual_s"] - slept) / args.requests
             before, between, after = (statistics.median(g[i] for g in gaps) * 1000 for i in range(3))
-            over = (f", {(statistics.median(walls) - slept_per_request) * 1000:.3f} ms (p50) over the fakes' "
+            over = (f", {statistics.median(overs) * 1000:.3f} ms (p50) over the fakes' "
                     f"{slept_per_request * 1000:.1f} ms of sleeps; outside them {before:.3f} ms before the first, "
                     f"{between:.3f} between, {after:.3f} after the last (p50 each)")
         print(f"{args.app} {args.op}: {cpu * 1000 / args.requests:.3f} ms CPU per request{over}")
@@ -215,6 +218,13 @@ def _under_callgrind(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wait_ms(text: str) -> tuple[int, int]:
+    vector, graph = (int(part) for part in text.split(","))
+    if vector < 1 or graph < 1:
+        raise ValueError("each sleep is at least 1 ms: a request must wait to idle")
+    return vector, graph
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m perf.instructions", description=__doc__)
     parser.add_argument("--app", choices=["ragweave", "rest", "naive"], default="ragweave")
@@ -226,6 +236,9 @@ def main() -> int:
     parser.add_argument("--cpu", action="store_true", help="CPU time per request instead of instructions")
     parser.add_argument("--idle", action="store_true",
                         help="with --cpu: the fakes sleep 20 ms per vector and 30 ms per graph call, as in (d)")
+    parser.add_argument("--wait-ms", type=_wait_ms, default=(20, 30), metavar="VECTOR,GRAPH",
+                        help="with --idle: the fakes' sleeps per vector and per graph call (default 20,30, as in (d)); "
+                             "shorter sleeps show how much of the time over them comes from idling")
     parser.add_argument("--skip", choices=["pipeline", "execution"],
                         help="an experiment (perf/pipeline_floor.py): plain POSTs skip Strawberry's view, "
                              "Schema.execute and the extension hooks; `execution` (Small only) also GraphQL execution")
@@ -238,6 +251,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.idle and not args.cpu:
         parser.error("--idle measures time and CPU: use it with --cpu")
+    if args.wait_ms != (20, 30) and not args.idle:
+        parser.error("--wait-ms sets --idle's sleeps: use it with --idle")
     if args.cache and args.cpu:
         parser.error("--cache counts under callgrind: use it without --cpu")
     if args.drop:
