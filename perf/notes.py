@@ -196,7 +196,8 @@ def _d(s: dict) -> str:
                        f"{_n(rest.get('client_cpu_ms_per_op'))} ms of CPU per request is part of it) as well as a "
                        "cheaper op.")
     return text + (f"; it leaves {2 - floor:.1f} ms of the 2 ms to ragweave, which is {over - floor:.1f} ms above "
-                   "that floor: the target needs a cheaper op.")
+                   "that floor: the target needs a cheaper op. Where an idle request's time goes, layer by layer up to "
+                   "its first backend wait: `python -m perf.idle_steps`.")
 
 
 def _e(s: dict) -> str:
