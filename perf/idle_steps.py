@@ -16,13 +16,12 @@ import argparse
 import asyncio
 import functools
 import itertools
-import os
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
+
+from perf.instructions import IDLE_WAITS_MS, _request, _serve, serving, use_fakes, wait_gaps
 
 # (module, attribute path, step name): the functions a plain POST of RetrieveWithEntities enters, in order
 STEPS = (
@@ -81,13 +80,8 @@ def steps(start: float, readings: list[tuple[str, float]], first_wait: float) ->
 
 async def _measure(requests: int) -> list[str]:
     from perf import fakes
-    from perf.instructions import _request, _serve, started, wait_gaps
-    from perf.serve_fakes import build_app
-    from ragweave.auth import KeyStore
 
-    _, key = KeyStore(Path(os.environ["RAGWEAVE_DATA_DIR"]) / "keys.json").create("default", "reader")
-    app = build_app()
-    state, lifespan = await started(app)
+    app, state, lifespan, key = await serving()
     request = _request("ragweave", "RetrieveWithEntities", key, None)
     for _ in range(50):
         await _serve(app, state, *request)
@@ -119,9 +113,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m perf.idle_steps", description=__doc__)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    os.environ.update({"RAGWEAVE_RATE_PER_S": str(10**9), "RAGWEAVE_RATE_BURST": str(10**9), "PERF_APP": "ragweave",
-                       "RAGWEAVE_DATA_DIR": tempfile.mkdtemp(prefix="perf-idle-steps-"),
-                       "PERF_VECTOR_MS": "20", "PERF_GRAPH_MS": "30"})
+    use_fakes("ragweave", IDLE_WAITS_MS)
     try:
         from uvloop import run
     except ImportError:

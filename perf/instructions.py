@@ -42,6 +42,7 @@ from perf import procs
 from perf.bench import QUERY, gql
 
 STREAM = "ChatStream"
+IDLE_WAITS_MS = (20, 30)  # (d)'s latencies: the fakes' sleep per vector call, per graph call
 
 
 def _request(app_kind: str, op: str, key: str, top_k: int | None) -> tuple[str, bytes, list[tuple[bytes, bytes]]]:
@@ -79,12 +80,29 @@ async def _serve(app, state: dict, path: str, body: bytes, headers: list) -> byt
     return b"".join(chunks)
 
 
-async def _run(args: argparse.Namespace) -> None:
-    os.environ.update({"RAGWEAVE_RATE_PER_S": str(10**9), "RAGWEAVE_RATE_BURST": str(10**9), "PERF_APP": args.app,
-                       "RAGWEAVE_DATA_DIR": tempfile.mkdtemp(prefix="perf-instructions-")})
-    if args.idle:
-        vector_ms, graph_ms = args.wait_ms
+def use_fakes(app_kind: str, waits_ms: tuple[int, int] | None = None) -> None:
+    """The environment of an app served in-process over the fakes (perf.serve_fakes): no rate limit, a scratch data
+    directory, and with `waits_ms` the fakes' sleeps per vector and per graph call."""
+    os.environ.update({"RAGWEAVE_RATE_PER_S": str(10**9), "RAGWEAVE_RATE_BURST": str(10**9), "PERF_APP": app_kind,
+                       "RAGWEAVE_DATA_DIR": tempfile.mkdtemp(prefix="perf-in-process-")})
+    if waits_ms is not None:
+        vector_ms, graph_ms = waits_ms
         os.environ.update({"PERF_VECTOR_MS": str(vector_ms), "PERF_GRAPH_MS": str(graph_ms)})
+
+
+async def serving() -> tuple[Any, dict, asyncio.Task, str]:
+    """The app of `use_fakes`' environment with its lifespan started (`started`), and a reader's API key for it."""
+    from perf.serve_fakes import build_app
+    from ragweave.auth import KeyStore
+
+    _, key = KeyStore(Path(os.environ["RAGWEAVE_DATA_DIR"]) / "keys.json").create("default", "reader")
+    app = build_app()
+    state, lifespan = await started(app)
+    return app, state, lifespan, key
+
+
+async def _run(args: argparse.Namespace) -> None:
+    use_fakes(args.app, (args.wait_ms or IDLE_WAITS_MS) if args.idle else None)
     if args.op == STREAM:
         port = procs.free_port()
         upstream = procs.spawn("instructions-openai",
@@ -115,12 +133,8 @@ async def started(app: Any) -> tuple[dict, asyncio.Task]:
 
 async def _measure(args: argparse.Namespace) -> None:
     from perf import fakes
-    from perf.serve_fakes import build_app
-    from ragweave.auth import KeyStore
 
-    _, key = KeyStore(Path(os.environ["RAGWEAVE_DATA_DIR"]) / "keys.json").create("default", "reader")
-    app = build_app()
-    state, lifespan = await started(app)
+    app, state, lifespan, key = await serving()
     if args.op == STREAM:
         from perf.asgi_stream import subscribe_once
         from perf.streams import WORDS
@@ -236,7 +250,7 @@ def main() -> int:
     parser.add_argument("--cpu", action="store_true", help="CPU time per request instead of instructions")
     parser.add_argument("--idle", action="store_true",
                         help="with --cpu: the fakes sleep 20 ms per vector and 30 ms per graph call, as in (d)")
-    parser.add_argument("--wait-ms", type=_wait_ms, default=(20, 30), metavar="VECTOR,GRAPH",
+    parser.add_argument("--wait-ms", type=_wait_ms, metavar="VECTOR,GRAPH",
                         help="with --idle: the fakes' sleeps per vector and per graph call (default 20,30, as in (d)); "
                              "shorter sleeps show how much of the time over them comes from idling")
     parser.add_argument("--skip", choices=["pipeline", "execution"],
@@ -251,7 +265,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.idle and not args.cpu:
         parser.error("--idle measures time and CPU: use it with --cpu")
-    if args.wait_ms != (20, 30) and not args.idle:
+    if args.wait_ms is not None and not args.idle:
         parser.error("--wait-ms sets --idle's sleeps: use it with --idle")
     if args.cache and args.cpu:
         parser.error("--cache counts under callgrind: use it without --cpu")
