@@ -3,7 +3,7 @@
 RetrieveWithEntities runs through the ASGI app in-process over the fakes with (d)'s latencies (20 ms per vector
 call, 30 ms per graph call), each request after the process idled, as at concurrency 1. A clock reading is taken
 on entering each layer of the request's path (`STEPS`: ragweave's middleware, the view, the context, the query
-lane, the executor, the resolver, the search batch) and at the start of the first injected wait; it prints the
+lane, the direct run, the resolver, the search batch) and at the start of the first injected wait; it prints the
 median time from each reading to the next, then the time between the waits and after the last, as
 `perf.instructions --cpu --idle` splits them. Each reading is a wrapper around the layer's function, which adds
 about a microsecond to the step it ends. What it answers: whether one step holds the time (something to remove) or
@@ -31,7 +31,7 @@ STEPS = (
     ("ragweave.app", "GraphQLView.get_context", "context and caller"),
     ("ragweave.schema", "Schema.execute", "schema"),
     ("ragweave.schema.query_lane", "QueryLane.execute", "query lane"),
-    ("ragweave.schema.execution", "Executor.execute_operation", "executor"),
+    ("ragweave.schema.direct_root", "DirectRun.execute_operation", "direct run"),
     ("ragweave.resolvers.retrieval", "retrieve", "resolver"),
     ("ragweave.loaders", "Loaders._search", "search batch"),
 )

@@ -15,7 +15,7 @@ from strawberry.execution.is_awaitable import optimized_is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.utils.await_maybe import await_maybe
 
-from ragweave.schema.direct_root import DirectRun, plain_answer, start
+from ragweave.schema.direct_root import DirectRun, carried_answer, plain_answer, start
 from ragweave.schema.execution import Executor
 
 CALLS: list[tuple[object, ...]] = []
@@ -65,8 +65,48 @@ def _parts(n: int, mode: str) -> Any:
     return parts
 
 
+class ShelfAnswer:
+    """Shelf's carrier: its attributes and the values of its resolver fields `label` and `parts`."""
+
+    __slots__ = ("broken", "id", "label", "parts")
+    carries = frozenset({"label", "parts"})
+
+    def __init__(self, shelf: Shelf) -> None:
+        self.id, self.broken = shelf.id, shelf.broken
+        self.label = None if shelf.broken else f"shelf {shelf.id}"
+        self.parts = [PartRecord(part.id, part.name, part.size) for part in _parts(2, "ok")]
+
+
+@strawberry.type
+class Shelf:
+    id: strawberry.ID
+    broken: strawberry.Private[bool]
+
+    carrier = ShelfAnswer
+
+    @strawberry.field
+    def label(self) -> str:
+        CALLS.append(("label", self.id))
+        return None if self.broken else f"shelf {self.id}"  # type: ignore[return-value]
+
+    @strawberry.field
+    async def parts(self) -> list[Part]:
+        CALLS.append(("shelf parts", self.id))
+        return _parts(2, "ok")
+
+    @strawberry.field
+    def wide(self, times: int) -> str:  # a resolver field with arguments: no carrier carries it
+        return "w" * times
+
+
 @strawberry.type
 class Query:
+    @strawberry.field
+    async def shelves(self, n: int, mode: str = "ok") -> list[Shelf]:
+        CALLS.append(("shelves", n, mode, plain_answer.get(), carried_answer.get()))
+        shelves = [Shelf(id=strawberry.ID(str(i)), broken=mode == "broken" and i == 1) for i in range(n)]
+        return [ShelfAnswer(s) for s in shelves] if carried_answer.get() and mode != "objects" else shelves
+
     @strawberry.field
     async def parts(self, info: strawberry.Info, n: int, mode: str = "ok") -> list[Part]:
         selected = info.selected_fields[0]
@@ -120,6 +160,7 @@ NOT_DIRECT = [
     ("query Q($n: Int!) { parts(n: $n) { id upper } }", {"n": 2}, False),  # a resolver below
     ("query Q($n: Int!, $x: Boolean!) { parts(n: $n) @include(if: $x) { id } }", {"n": 2, "x": True}, False),
     ("query Q($n: Int!) { count(n: $n) }", {"n": 2}, False),  # a scalar
+    ("query Q($n: Int!) { shelves(n: $n) { id wide(times: 2) } }", {"n": 2}, False),  # a resolver not carried
 ]
 
 
@@ -179,3 +220,23 @@ async def test_a_direct_run_does_not_build_an_executor_unless_it_steps_aside(mon
         built.clear()
         await _ours(PARTS, variables, True)
         assert built == expected, variables
+
+
+SHELVES = "query Q($n: Int!, $m: String) { shelves(n: $n, mode: $m) { id label parts { id name } } }"
+
+
+@pytest.mark.parametrize("mode", ["ok", "objects", "broken"])
+async def test_carried_resolver_fields_are_read_from_carriers_and_answer_as_graphql_core(mode):
+    """`ok`: the resolver answers carriers, whose fields are read, not resolved. `objects`: it answers Strawberry
+    objects anyway, and `broken`: a carrier holds null for a non-null field: the completer steps aside, and
+    graphql-core's path resolves the fields (on the carriers too) and reports the error where graphql-core does."""
+    CALLS.clear()
+    theirs = await _graphql_core(SHELVES, {"n": 3, "m": mode})
+    assert bool(theirs[1]) == (mode == "broken"), theirs
+    their_fields = _calls("core")[1:]
+    assert their_fields
+    for tag in ("first", "second"):
+        assert await _ours(SHELVES, {"n": 3, "m": mode}, True, tag) == theirs
+        calls = _calls(tag)
+        assert calls[0] == ("shelves", 3, mode, False, True)  # a carried answer, not a plain one: no bare records
+        assert calls[1:] == ([] if mode == "ok" else their_fields)

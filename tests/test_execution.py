@@ -573,6 +573,10 @@ class _Thing:
         self.__dict__.update(attributes)
 
 
+class _Other(_Thing):
+    """Another class with the same attributes: accepted only where a field names it."""
+
+
 def test_a_generated_completer_answers_the_plain_case_and_refuses_the_rest():
     from graphql import GraphQLFloat, GraphQLString
 
@@ -584,8 +588,8 @@ def test_a_generated_completer_answers_the_plain_case_and_refuses_the_rest():
         LeafField("b", "name", GraphQLString.serialize, True),
         LeafField("a", "name", GraphQLString.serialize, True),
         LeafField("score", "score", GraphQLFloat.serialize, False),
-        ObjectField("items", "items", True, True, False, _Thing, None, leaf),
-        ObjectField("one", "one", False, False, True, _Thing, None, leaf),
+        ObjectField("items", "items", True, True, False, (_Thing,), leaf),
+        ObjectField("one", "one", False, False, True, (_Thing, _Other), leaf),
     ])
     answer = thing(_Thing(name="n", score=None, items=(_Thing(label="x"), None), one=None))
     assert answer == {"kind": "Thing", "b": "n", "a": "n", "score": None, "items": [{"label": "x"}, None],
@@ -593,19 +597,21 @@ def test_a_generated_completer_answers_the_plain_case_and_refuses_the_rest():
     assert list(answer) == ["kind", "b", "a", "score", "items", "one"]
     assert thing(_Thing(name=3, score=2, items=[], one=_Thing(label="o"))) == {
         "kind": "Thing", "b": "3", "a": "3", "score": 2.0, "items": [], "one": {"label": "o"}}
+    assert thing(_Thing(name="n", score=None, items=[], one=_Other(label="r")))["one"] == {"label": "r"}
     for not_plain in (
         _Thing(name=None, score=1.0, items=[], one=None),  # null for a non-null field
         _Thing(name="n", score=float("inf"), items=[], one=None),  # a scalar that does not serialize
         _Thing(name="n", score=1.0, items=None, one=None),  # a null list where the list is non-null
         _Thing(name="n", score=1.0, items={_Thing(label="x")}, one=None),  # not a list
         _Thing(name="n", score=1.0, items=[object()], one=None),  # an item of another type
+        _Thing(name="n", score=1.0, items=[_Other(label="x")], one=None),  # a class the list does not accept
         _Thing(name="n", score=1.0, items=[], one=_Thing(label=None)),  # below: null for a non-null field
         _Thing(name="n", score=1.0, items=[]),  # a missing attribute
     ):
         with pytest.raises(Exception):  # noqa: B017  (any failure sends the value to the general path)
             thing(not_plain)
     with pytest.raises(Impure):
-        compile_completer([ObjectField("one", "one", True, False, True, _Thing, None, leaf)])(_Thing(one=None))
+        compile_completer([ObjectField("one", "one", True, False, True, (_Thing,), leaf)])(_Thing(one=None))
     with pytest.raises(ValueError, match="not an attribute name"):
         compile_completer([LeafField("x", "a-b", GraphQLString.serialize, True)])
 

@@ -25,17 +25,26 @@ query ($q: String!) {
 }"""
 
 
+async def graph_of_its_own(
+    tmp_path: Path, edge_vectors: EdgeVectorStore, embedder: LocalEmbedder, tenant: str, name: str
+) -> tuple[EmbeddedFalkorDB, FalkorRunner, Datasources]:
+    """A FalkorDB server of the test's own (to stop), its runner (to close) and datasources over it, seeded with a
+    small corpus."""
+    server = EmbeddedFalkorDB(tmp_path / "graph")
+    await server.start()
+    runner = FalkorRunner(server.host, server.port, name, timeout_s=2.0)
+    ds = Datasources(vectors=edge_vectors, graph=GraphStore(runner), embedder=embedder, chat=None,
+                     reranker=LexicalReranker())
+    await runner.ensure_schema()
+    await seed_corpus(ds, tenant, size=12)
+    return server, runner, ds
+
+
 async def test_retrieve_degrades_while_the_graph_is_down_and_recovers(
     tmp_path: Path, edge_vectors: EdgeVectorStore, embedder: LocalEmbedder, tenant: str
 ):
-    server = EmbeddedFalkorDB(tmp_path / "graph")
-    await server.start()
-    runner = FalkorRunner(server.host, server.port, "faults", timeout_s=2.0)
-    ds = Datasources(vectors=edge_vectors, graph=GraphStore(runner), embedder=embedder, chat=None,
-                     reranker=LexicalReranker())
+    server, runner, ds = await graph_of_its_own(tmp_path, edge_vectors, embedder, tenant, "faults")
     try:
-        await runner.ensure_schema()
-        await seed_corpus(ds, tenant, size=12)
         healthy = (await execute(ds, RETRIEVE, {"q": "Atlas team plan"}, tenant=tenant)).ok()["retrieve"]
         assert healthy["degraded"] == [] and healthy["subgraph"]["nodes"]
 

@@ -55,4 +55,40 @@ def test_a_plain_record_carries_every_plain_field_of_its_type():
         assert plain and plain <= attributes, (graphql_type.name, plain - attributes)
         assert graphql_type.is_type_of is None
         checked.add(graphql_type.name)
-    assert checked == {"SearchHit", "Chunk"}
+    assert checked == {"SearchHit", "Chunk", "Document", "Entity"}
+
+
+def test_a_carrier_carries_every_attribute_of_its_type_and_only_resolver_fields_without_arguments():
+    """A direct run's resolver may answer a type's `carrier` (ragweave.schema.direct_root): the completers read the
+    fields it `carries` from it, and where they step aside graphql-core's path calls the type's resolvers on it, so
+    it must hold every attribute of the type (private ones too: the resolvers read them)."""
+    from ragweave.schema import build_schema
+    from ragweave.settings import Settings
+
+    schema = build_schema(Settings())._schema
+    checked = set()
+    for graphql_type in schema.type_map.values():
+        definition = getattr(graphql_type, "extensions", {}).get("strawberry-definition")
+        origin = getattr(definition, "origin", None)
+        carrier = getattr(origin, "carrier", None)
+        if carrier is None:
+            continue
+        fields = {field.python_name: field for field in definition.fields}
+        attributes = {name for name, field in fields.items() if field.base_resolver is None}
+        assert attributes | carrier.carries == set(carrier.__slots__), graphql_type.name
+        for name in carrier.carries:
+            assert fields[name].base_resolver is not None and not fields[name].arguments, name
+        checked.add(graphql_type.name)
+    assert checked == {"Chunk"}
+
+
+async def test_a_chunk_answer_carries_the_chunks_attributes_its_document_and_entities():
+    from ragweave.schema.types import ChunkAnswer
+
+    chunk = Chunk.from_record(CHUNK, "docs")
+    answer = ChunkAnswer(CHUNK, "docs", [ENTITY])
+    assert {name: getattr(answer, name) for name in vars(chunk)} == vars(chunk)
+    assert answer.entities == [ENTITY]
+    assert answer.document == records.Document(CHUNK.document_id, CHUNK.document_title, CHUNK.document_metadata)
+    assert Chunk.document(answer) == chunk.document()  # Chunk's resolvers take it as they take a Chunk
+    assert ChunkAnswer(CHUNK, "docs", None).entities is None

@@ -25,8 +25,10 @@ from ragweave.datasources.calls import timed
 from ragweave.errors import BackendError, check_range
 from ragweave.loaders import Loaders, SearchKey, start_batch
 from ragweave.resolvers import ranking
+from ragweave.resolvers.carriers import chunk_answers
 from ragweave.resolvers.search import search_key
 from ragweave.resolvers.selection import selected_paths
+from ragweave.schema.direct_root import carried_answer
 from ragweave.schema.retrieval import (
     ChunkFilter,
     Citation,
@@ -57,11 +59,31 @@ async def retrieve(
 ) -> Retrieval:
     paths = selected_paths(info)
     key = search_key(info.context, query, top_k, flt, collection)
-    return await run_retrieval(
+    with_chunk_entities = bool(paths & CHUNK_ENTITY_FIELDS)
+    retrieval = await run_retrieval(
         info.context, info.context.loaders, key, max_hops,
         use_graph=bool(paths & GRAPH_FIELDS), use_reranker="hits.scores.rerank" in paths,
-        with_chunk_entities=bool(paths & CHUNK_ENTITY_FIELDS), with_citations="hits.citations" in paths,
+        with_chunk_entities=with_chunk_entities, with_citations="hits.citations" in paths,
     )
+    if carried_answer.get():
+        await _carry_chunks(info.context.loaders, retrieval, with_chunk_entities)
+    return retrieval
+
+
+async def _carry_chunks(loaders: Loaders, retrieval: Retrieval, with_entities: bool) -> None:
+    """The hits' and citations' chunks replaced by their carriers, for a direct run whose completer reads their
+    `document` and `entities`; left as they are where the entities fail to load (`chunk_answers`)."""
+    chunks = {id(hit.chunk): hit.chunk for hit in retrieval.hits}
+    chunks.update((id(citation.chunk), citation.chunk) for hit in retrieval.hits for citation in hit.citations)
+    answers = await chunk_answers(loaders, [(chunk.record, chunk.collection) for chunk in chunks.values()],
+                                  with_entities)
+    if answers is None:
+        return
+    carriers = dict(zip(chunks, answers, strict=True))
+    for hit in retrieval.hits:
+        hit.chunk = carriers[id(hit.chunk)]
+        for citation in hit.citations:
+            citation.chunk = carriers[id(citation.chunk)]
 
 
 async def run_retrieval(

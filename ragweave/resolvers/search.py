@@ -8,7 +8,9 @@ from ragweave.context import Context, Info
 from ragweave.datasources import vectors
 from ragweave.errors import BadUserInput, check_range
 from ragweave.loaders import SearchKey
-from ragweave.schema.direct_root import plain_answer
+from ragweave.resolvers.carriers import chunk_answers
+from ragweave.resolvers.selection import selected_paths
+from ragweave.schema.direct_root import carried_answer, plain_answer
 from ragweave.schema.retrieval import ChunkFilter, SearchHit
 from ragweave.schema.types import Chunk, built
 
@@ -63,4 +65,9 @@ async def search(
     hits = await info.context.loaders.search.load(key)
     if plain_answer.get():  # read for plain fields only: the records carry them (SearchHit.plain_record)
         return hits  # type: ignore[return-value]
+    if carried_answer.get():  # the chunks' `document` and `entities` read from carriers (Chunk.carrier)
+        with_entities = "chunk.entities" in selected_paths(info)
+        answers = await chunk_answers(info.context.loaders, [(h.chunk, key.collection) for h in hits], with_entities)
+        if answers is not None:
+            return [built(SearchHit, {"score": h.score, "chunk": a}) for h, a in zip(hits, answers, strict=True)]
     return [built(SearchHit, {"score": h.score, "chunk": Chunk.from_record(h.chunk, key.collection)}) for h in hits]

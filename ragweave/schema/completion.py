@@ -4,7 +4,8 @@ Most objects of a large answer (a hit's chunk, its document, an entity's neighbo
 attributes and serializing scalars: the executor's loop takes the same few steps for every field of every such
 object. A selection whose every field is a plain attribute (a built-in scalar or enum, `__typename`, or an object
 or a list of objects whose own selection is again of this kind) is compiled here, once, into one Python function
-that builds the object's dict directly, keys in the order the selection gives them.
+that builds the object's dict directly, keys in the order the selection gives them. (A resolver field whose value a
+carrier holds is read the same way: `ragweave.schema.direct_root`.)
 
 The function handles only the plain case. Whenever a value is not plain (null for a non-null field, a value of
 another type, a scalar that does not serialize, a missing attribute) it raises, and the executor completes the
@@ -49,8 +50,7 @@ class ObjectField:
     non_null: bool
     is_list: bool
     item_non_null: bool
-    python_type: type
-    record_type: type | None  # taken as well: the type's `plain_record` (ragweave.schema.direct_root)
+    accepts: tuple[type, ...]  # the classes of the values it completes (see `Completer.accepts`)
     complete: Callable[[Any], dict[str, Any]]  # the object's own generated completer
 
 
@@ -99,11 +99,17 @@ def _leaf(field: LeafField, result: str, i: int, env: dict[str, Any]) -> list[st
 
 
 def _object(field: ObjectField, result: str, i: int, env: dict[str, Any]) -> list[str]:
-    env[f"t{i}"], env[f"u{i}"], env[f"c{i}"] = field.python_type, field.record_type, field.complete
+    env[f"c{i}"] = field.complete
+    for j, accepted in enumerate(field.accepts):
+        env[f"t{i}_{j}"] = accepted
+
+    def accepted(name: str) -> str:
+        return " or ".join(f"type({name}) is t{i}_{j}" for j in range(len(field.accepts))) or "False"
+
     if not field.is_list:
-        return [f"elif type(v) is t{i} or type(v) is u{i}:", f"    {result} = c{i}(v)", "else:", "    raise Impure"]
+        return [f"elif {accepted('v')}:", f"    {result} = c{i}(v)", "else:", "    raise Impure"]
     lines = ["elif type(v) is list or type(v) is tuple:", f"    {result} = []", "    for x in v:",
-             f"        if type(x) is t{i} or type(x) is u{i}:", f"            {result}.append(c{i}(x))"]
+             f"        if {accepted('x')}:", f"            {result}.append(c{i}(x))"]
     if not field.item_non_null:
         lines += ["        elif x is None:", f"            {result}.append(None)"]
     return [*lines, "        else:", "            raise Impure", "else:", "    raise Impure"]

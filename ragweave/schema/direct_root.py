@@ -18,6 +18,13 @@ instances carry every non-private field of the type under the same name), and sk
 The completers take those records as they take the type's own objects; so does graphql-core's path, which reads
 the same attributes (the types have no `is_type_of`).
 
+A selection may also hold resolver fields without arguments that a type's `carrier` carries (`Chunk.carrier`,
+`ChunkAnswer`: a hit's `document` and `entities`). Its completer reads them as attributes of the carrier, and the
+run tells the resolver so (`carried_answer` instead of `plain_answer`): `retrieve` then answers its hits' chunks as
+carriers, their entities awaited, and the whole answer completes in generated code. A resolver that answers
+anything else (no carriers, or a carrier without a value it should carry) makes the completer step aside; Chunk's
+resolvers take a carrier as they take a Chunk.
+
 Where graphql-core would do more than that, the run builds the executor at that point and leaves the rest to it:
 variables the arguments' plan refuses (the whole operation, the resolver not yet called), a resolver that raises,
 or a value the completer does not complete (null for a non-null field, a value of another type), which the
@@ -37,6 +44,11 @@ from ragweave.schema.prepared import PreparedOperation
 
 plain_answer: ContextVar[bool] = ContextVar("ragweave_plain_answer", default=False)
 """True while a direct run's resolver runs: its value is read for plain fields only."""
+
+carried_answer: ContextVar[bool] = ContextVar("ragweave_carried_answer", default=False)
+"""True while a direct run's resolver runs whose value is read for plain fields and for resolver fields that a type's
+carrier carries (`Chunk.carrier`): the resolver may answer carriers with those fields' values in place of the
+objects (and must answer Strawberry objects, not records, elsewhere)."""
 
 
 class DirectRun:
@@ -59,7 +71,8 @@ class DirectRun:
         if arguments is None:  # graphql-core's argument coercion reports it
             return await await_maybe(self._executor().execute_operation())
         info = root.info_for(self.variable_values.coerced, self.context, self.is_awaitable)
-        token = plain_answer.set(True)
+        answer = carried_answer if root.carried else plain_answer
+        token = answer.set(True)
         try:
             value = resolver_call(root.step, root.plans, arguments, None, info)
             if self.is_awaitable(value):
@@ -69,7 +82,7 @@ class DirectRun:
         else:
             raised = False
         finally:
-            plain_answer.reset(token)
+            answer.reset(token)
         if raised:
             return await await_maybe(self._executor().answer_root(root, value, raised=True))
         completed = root.complete(value)

@@ -16,7 +16,8 @@ the resolver (Strawberry's attribute getter), then completion through half a doz
   and kept;
 - a selection of plain attributes only (scalars, enums, `__typename`, objects and lists of them whose own
   selections are plain too) is completed by a function generated for it (`ragweave.schema.completion`), kept
-  with the selection across requests of a static operation;
+  with the selection across requests of a static operation; in a direct run's answer, so is a resolver field that
+  its type's carrier carries (`_Compiled`);
 - a static query of one root field whose resolver's value a generated completer completes is not executed here at
   all once `sole_plain_root` has worked it out: `ragweave.schema.direct_root` runs it, and hands it back
   (`answer_root`) where graphql-core would do more;
@@ -75,7 +76,6 @@ from ragweave.schema.arguments import ArgumentConverters
 from ragweave.schema.completion import (
     LeafField,
     ObjectField,
-    PlainField,
     TypeNameField,
     compile_completer,
     usable_attribute,
@@ -108,6 +108,24 @@ class _Shape:
     object_type: GraphQLObjectType
     python_type: type
     record_type: type | None  # the type's `plain_record`: a direct run's completer takes it too (direct_root)
+    carrier: type | None  # the type's `carrier`: carries its resolver fields named in `carrier.carries` (direct_root)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A selection's generated completer. `needs_carrier`: it reads resolver fields of its own type from a carrier
+    (`_Shape.carrier`), so it completes only carriers; `carried`: it, or a completer below it, does, so only a
+    direct run's answer (`ragweave.schema.direct_root`) can be plain for it."""
+
+    complete: Any
+    needs_carrier: bool
+    carried: bool
+
+    def accepts(self, shape: _Shape) -> tuple[type, ...]:
+        """The classes of the values of `shape` this completer completes."""
+        if self.needs_carrier:
+            return (shape.carrier,)
+        return tuple(t for t in (shape.python_type, shape.record_type, shape.carrier) if t is not None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +173,8 @@ class SoleRoot:
     plan: ArgumentPlan | None  # None for a field without arguments
     shape: _Shape
     completer: Any
+    accepts: tuple[type, ...]  # the classes of values (or list items) the completer completes
+    carried: bool  # the completer reads resolver fields from carriers (`_Compiled.carried`)
     info: Any  # the resolve info of the request that worked this out, with its per-request parts to replace
     info_at: int  # where the info's per-request variables, context and awaitable check are
     plans: _SchemaPlans
@@ -168,17 +188,17 @@ class SoleRoot:
     def complete(self, value: Any) -> Any:
         """The value completed by the completer, or NOT_PLAIN where graphql-core's path must complete and report it
         (`Executor.answer_root`)."""
-        shape = self.shape
+        shape, accepts = self.shape, self.accepts
         if value is None:
             return NOT_PLAIN if shape.non_null else None
         if not shape.is_list:
-            if type(value) is not shape.python_type and type(value) is not shape.record_type:
+            if type(value) not in accepts:
                 return NOT_PLAIN
             try:
                 return self.completer(value)
             except Exception:
                 return NOT_PLAIN
-        if not _plain_items(shape, value, shape.record_type):
+        if not _plain_items(shape, value, accepts):
             return NOT_PLAIN
         complete = self.completer
         try:
@@ -317,16 +337,21 @@ def _step(plans: _SchemaPlans, field_def: GraphQLField) -> _Step:
         return _resolver(plans, field_def, definition) if plans.resolvers_allowed else None
     if field_def.args:
         return None
+    return _attribute(plans, field_def, definition.python_name)
+
+
+def _attribute(plans: _SchemaPlans, field_def: GraphQLField, attribute: str) -> _Leaf | _ObjectAttribute | None:
+    """The field read as `attribute` of its parent: an object (or list of them), a built-in scalar or an enum."""
     shape = plans.shape(field_def.type)
     if shape is not None:
-        return _ObjectAttribute(definition.python_name, shape)
+        return _ObjectAttribute(attribute, shape)
     field_type, non_null = field_def.type, isinstance(field_def.type, GraphQLNonNull)
     if non_null:
         field_type = field_type.of_type
     built_in = isinstance(field_type, GraphQLScalarType) and field_type.name in specified_scalar_types
     if not (built_in or isinstance(field_type, GraphQLEnumType)):
         return None
-    return _Leaf(definition.python_name, field_type.serialize, non_null)
+    return _Leaf(attribute, field_type.serialize, non_null)
 
 
 def _passes_events(resolve: Any) -> bool:
@@ -372,7 +397,7 @@ def _shape(return_type: GraphQLOutputType) -> _Shape | None:
     if not isinstance(python_type, type):
         return None
     return _Shape(return_type, non_null, is_list, item_type, item_non_null, object_type, python_type,
-                  getattr(python_type, "plain_record", None))
+                  getattr(python_type, "plain_record", None), getattr(python_type, "carrier", None))
 
 
 def _union_members(return_type: GraphQLOutputType) -> dict[Any, GraphQLObjectType] | None:
@@ -551,8 +576,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         if (field_def.args and plan is None) or shape is None:
             return None
         below, deferred, _ = self.collect_subfields(shape.object_type, details)
-        completer = None if deferred else self._completer(shape.object_type, below)
-        if completer is None:
+        compiled = None if deferred else self._compiled(shape.object_type, below)
+        if compiled is None:
             return None
         path = Path(None, name, root_type.name)
         info = self.build_resolve_info(field_def, [d.node for d in details], root_type, path)._replace(
@@ -561,7 +586,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         at = fields.index("variable_values")
         if fields[at:at + 3] != ("variable_values", "context", "is_awaitable"):
             return None
-        return SoleRoot(root_type, name, details, path, step, plan, shape, completer, info, at, plans)
+        return SoleRoot(root_type, name, details, path, step, plan, shape, compiled.complete, compiled.accepts(shape),
+                        compiled.carried, info, at, plans)
 
     def answer_root(self, root: SoleRoot, outcome: Any, *, raised: bool) -> Any:
         """The response `execute_operation` gives once the root field's resolver has returned `outcome` (or raised
@@ -596,23 +622,34 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
     def _completer(self, object_type: GraphQLObjectType, grouped_field_set: Any) -> Any:
         """The generated completer (`ragweave.schema.completion`) of a selection kept across requests, or None
-        where one of its fields is more than a plain attribute."""
+        where one of its fields is more than a plain attribute of the values graphql-core's path completes (a
+        carried resolver field is not: only a direct run's answer carries it)."""
+        compiled = self._compiled(object_type, grouped_field_set)
+        return None if compiled is None or compiled.carried else compiled.complete
+
+    def _compiled(self, object_type: GraphQLObjectType, grouped_field_set: Any) -> _Compiled | None:
+        """The selection's generated completer, or None where one of its fields is more than a plain attribute or
+        a resolver field its type's carrier carries."""
         if not self._static:
             return None
         completers = self._schema_plans.completers
-        completer = _kept(completers, grouped_field_set)
-        if completer is not _MISSING:
-            return completer
-        fields = self._plain_fields(object_type, grouped_field_set)
-        return _keep(completers, grouped_field_set, None if fields is None else compile_completer(fields))
+        compiled = _kept(completers, grouped_field_set)
+        if compiled is _MISSING:
+            compiled = _keep(completers, grouped_field_set, self._compile(object_type, grouped_field_set))
+        return compiled
 
-    def _plain_fields(self, object_type: GraphQLObjectType, grouped_field_set: Any) -> list[PlainField] | None:
-        plans, fields = self._schema_plans, []
+    def _compile(self, object_type: GraphQLObjectType, grouped_field_set: Any) -> _Compiled | None:
+        plans, fields, needs_carrier, carried = self._schema_plans, [], False, False
+        carrier = getattr(plans.shape(object_type), "carrier", None)
         for key, details in grouped_field_set.items():
             if _directed(details):
                 return None
             step = plans.step(object_type, details[0].node.name.value)
             kind = type(step)
+            if kind is _Resolver and carrier is not None and not step.field_def.args:
+                name = step.field.python_name
+                step = _attribute(plans, step.field_def, name) if name in carrier.carries else None
+                kind, needs_carrier = type(step), True
             if kind is _TypeName:
                 fields.append(TypeNameField(key, object_type.name))
             elif kind is _Leaf and usable_attribute(step.attribute):
@@ -620,14 +657,15 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             elif kind is _ObjectAttribute and usable_attribute(step.attribute):
                 shape = step.shape
                 below, deferred, _ = self.collect_subfields(shape.object_type, details)
-                complete = None if deferred else self._completer(shape.object_type, below)
-                if complete is None:
+                compiled = None if deferred else self._compiled(shape.object_type, below)
+                if compiled is None:
                     return None
                 fields.append(ObjectField(key, step.attribute, shape.non_null, shape.is_list, shape.item_non_null,
-                                          shape.python_type, shape.record_type, complete))
+                                          compiled.accepts(shape), compiled.complete))
+                carried = carried or compiled.carried
             else:
                 return None
-        return fields
+        return _Compiled(compile_completer(fields), needs_carrier, carried or needs_carrier)
 
     def execute_fields(
         self, parent_type: GraphQLObjectType, source: Any, path: Path | None, grouped_field_set: Any,
@@ -782,7 +820,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             if type(value) is not shape.python_type:
                 return _FALLBACK
             return self._complete_object(shape.object_type, details, path, value)
-        if not _plain_items(shape, value):
+        if not _plain_items(shape, value, (shape.python_type,)):
             return _FALLBACK
         object_type, item_type = shape.object_type, shape.item_type
         collected = self.collect_subfields(object_type, details)
@@ -859,14 +897,14 @@ def resolver_call(step: _Resolver, plans: _SchemaPlans, arguments: dict[str, Any
     return step.call(source, **kwargs) if step.pass_self else step.call(**kwargs)
 
 
-def _plain_items(shape: _Shape, value: Any, record_type: type | None = None) -> bool:
-    """Whether a list shape's value is a list or tuple of its Python type's objects (or of `record_type`'s; None
-    where items may be)."""
+def _plain_items(shape: _Shape, value: Any, accepts: tuple[type, ...]) -> bool:
+    """Whether a list shape's value is a list or tuple of objects of the `accepts` classes (None where items may
+    be)."""
     if type(value) is not list and type(value) is not tuple:
         return False
-    python_type, item_non_null = shape.python_type, shape.item_non_null
+    item_non_null = shape.item_non_null
     for item in value:
-        if type(item) is not python_type and type(item) is not record_type and (item is not None or item_non_null):
+        if type(item) not in accepts and (item is not None or item_non_null):
             return False
     return True
 

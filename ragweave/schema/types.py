@@ -34,6 +34,8 @@ class Document:
     metadata: JSON | None
     collection: strawberry.Private[str]
 
+    plain_record = records.Document  # see ragweave.schema.direct_root: carries every field above that is not Private
+
     @classmethod
     def from_record(cls, document: records.Document, collection: str) -> Document:
         return built(cls, {"id": document.id, "title": document.title, "metadata": document.metadata,
@@ -44,6 +46,22 @@ class Document:
         check_range("first", first, 1, MAX_FIRST)
         found = await info.context.loaders.document_chunks.load((self.collection, self.id, first))
         return [Chunk.from_record(c, self.collection) for c in found]
+
+
+class ChunkAnswer:
+    """A chunk as a direct run's resolver answers it (`ragweave.schema.direct_root`, `carried_answer`): a Chunk's
+    attributes, and the values of its resolver fields named in `carries`, which the generated completers read like
+    attributes: `document` always, `entities` where given (None otherwise: a completer that reads it steps aside).
+    Chunk's resolvers take a ChunkAnswer as they take a Chunk, which is how graphql-core's path completes it when a
+    completer steps aside."""
+
+    __slots__ = ("collection", "document", "document_id", "entities", "id", "index", "metadata", "record", "text")
+    carries = frozenset({"document", "entities"})
+
+    def __init__(self, record: records.Chunk, collection: str, entities: list[records.Entity] | None) -> None:
+        self.id, self.text, self.document_id, self.index = record.id, record.text, record.document_id, record.index
+        self.metadata, self.collection, self.record, self.entities = record.metadata, collection, record, entities
+        self.document = records.Document(record.document_id, record.document_title, record.document_metadata)
 
 
 @strawberry.type
@@ -57,6 +75,7 @@ class Chunk:
     record: strawberry.Private[records.Chunk]
 
     plain_record = records.Chunk  # see ragweave.schema.direct_root: carries every field above that is not Private
+    carrier = ChunkAnswer  # carries `document` and `entities` too
 
     @classmethod
     def from_record(cls, chunk: records.Chunk, collection: str) -> Chunk:
@@ -83,6 +102,8 @@ class Entity:
     type: str
     properties: JSON | None
     collection: strawberry.Private[str]
+
+    plain_record = records.Entity  # see ragweave.schema.direct_root: carries every field above that is not Private
 
     @classmethod
     def from_record(cls, entity: records.Entity, collection: str) -> Entity:
