@@ -102,13 +102,13 @@ class _BatchLoader(DataLoader):
                     self.clear(item.key)
                     item.future.cancel()
                 raise
-        return await _in_order(futures)
+        return await in_order(futures)
 
     def load_many(self, keys: Iterable[Any]) -> Awaitable[list[Any]]:
         """DataLoader's gathers the loads, which wakes the caller one loop iteration after the last one is answered
         (gather's callback, then the caller). Here the caller awaits them in order: all are already queued, so
         they share the same batches. The first failure in key order propagates."""
-        return _in_order([self.load(key) for key in keys])
+        return in_order([self.load(key) for key in keys])
 
 
 async def _run_batch(loader: DataLoader, queue: list[Loader]) -> None:
@@ -130,7 +130,7 @@ async def _run_batch(loader: DataLoader, queue: list[Loader]) -> None:
         failed_dispatch(loader, queue, error)
 
 
-async def _in_order(loads: list[Future[Any]]) -> list[Any]:
+async def in_order(loads: list[Future[Any]]) -> list[Any]:
     try:
         return [await load for load in loads]
     except BaseException:

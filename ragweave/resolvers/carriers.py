@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from ragweave import records
-from ragweave.loaders import Loaders
+from ragweave.loaders import Loaders, in_order
 from ragweave.schema.types import ChunkAnswer
 
 
@@ -23,13 +22,13 @@ async def chunk_answers(
         return [ChunkAnswer(chunk, collection, None) for chunk, collection in chunks]
     loader = loaders.chunk_entities
     keys = [(collection, chunk.id) for chunk, collection in chunks]
-    found = await asyncio.gather(*[loader.load(key) for key in keys], return_exceptions=True)
-    failed = [(key, value) for key, value in zip(keys, found, strict=True) if isinstance(value, BaseException)]
-    for key, error in failed:
-        if not isinstance(error, Exception):  # cancelled
-            raise error
-        loader.prime(key, error)
-    if failed:
+    loads = [loader.load(key) for key in keys]
+    try:
+        found = await in_order(loads)
+    except Exception:
+        for key, load in zip(keys, loads, strict=True):
+            if load.done() and not load.cancelled() and load.exception() is not None:
+                loader.prime(key, load.exception())
         return None
     return [ChunkAnswer(chunk, collection, entities)
             for (chunk, collection), entities in zip(chunks, found, strict=True)]
