@@ -94,3 +94,16 @@ def test_a_passing_workers_ratio_is_explained_and_a_slowed_single_worker_named()
     assert "plain REST server scaled 1.60x in the same run" in slowed
     fair = notes.why(_workers(0.20, 0.22, passed=True))
     assert fair.startswith("Passes in this run") and "slowing" not in fair
+
+
+def _overhead(ragweave_ms: float) -> dict:
+    rows = {"ragweave": {"overhead_p50_ms": ragweave_ms, "p50_ms": 50 + ragweave_ms},
+            "rest /retrieve": {"overhead_p50_ms": 1.4}}
+    return {"id": "d", "rows": rows, "checks": [{"pass": ragweave_ms <= 2}]}
+
+
+def test_the_gateway_overhead_is_explained_as_a_miss_a_thin_pass_or_a_pass():
+    missed, thin, clear = (notes.why(_overhead(ms)) for ms in (2.1, 1.9, 1.5))
+    assert "the target needs a cheaper op" in missed and "passes" not in missed
+    assert "passes, 0.10 ms under the target, a margin within what this figure moves" in thin
+    assert "passes, 0.50 ms under the target." in clear and "cheaper op" not in clear
