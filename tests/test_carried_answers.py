@@ -82,3 +82,24 @@ async def test_with_the_graph_down_the_entities_fail_as_on_graphql_cores_path_wi
     finally:
         await runner.close()
         await server.stop()
+
+
+GRAPH_HITS = ("hits { score scores { vector graph fused } chunk { id document { title } entities { id } } "
+              "citations { chunk { id text entities { name } } document { id } via { id name } } }")
+
+
+async def test_with_the_graph_stage_and_citations_the_direct_run_answers_as_graphql_cores_path(
+    datasources, demo, carried  # noqa: F811
+):
+    """The graph stage primes the chunks' entities from its mentions query; the citations share the hits' chunks,
+    and get the same carriers."""
+    direct_query = f"query R($q: String!) {{ retrieve(query: $q, topK: 5, maxHops: 2) {{ {GRAPH_HITS} }} }}"
+    general_query = f"query R($q: String!) {{ __typename retrieve(query: $q, topK: 5, maxHops: 2) {{ {GRAPH_HITS} }} }}"
+    variables = {"q": "Who leads the Platform Team?"}
+    general = await execute(datasources, general_query, variables, tenant=demo)
+    for _ in range(2):
+        direct = await execute(datasources, direct_query, variables, tenant=demo)
+        assert _answer(direct, "retrieve") == _answer(general, "retrieve")
+        hits = direct.ok()["retrieve"]["hits"]
+        assert hits[0]["citations"][0]["via"] and hits[0]["citations"][0]["chunk"]["entities"]
+    assert carried == [5, 5]
