@@ -70,7 +70,24 @@ class Item:
 
 
 @strawberry.type
+class Tagged:
+    tags: list[str]
+    marks: list[Colour | None] | None
+    scores: list[float]
+
+
+@strawberry.type
 class Query:
+    @strawberry.field
+    def tagged(self) -> list[Tagged]:
+        return [Tagged(tags=["a", "b"], marks=[Colour.RED, None], scores=[1.0, 2]),  # type: ignore[list-item]
+                Tagged(tags=[], marks=None, scores=[])]
+
+    @strawberry.field
+    def mistagged(self) -> list[Tagged | None]:
+        return [Tagged(tags=["a", None], marks=[], scores=[]),  # type: ignore[list-item]
+                Tagged(tags=["x"], marks=["green"], scores=[float("inf")])]  # type: ignore[list-item]
+
     @strawberry.field
     def items(self) -> list[Item]:
         return [Item(name="a", note=None, colour=Colour.RED, count=1),
@@ -95,7 +112,9 @@ def run(query: str, *extensions: type[SchemaExtension]) -> tuple[object, list[st
     return result.data, [f"{e.path}: {e.message}" for e in result.errors or []]
 
 
-@pytest.mark.parametrize("query", ["{ items { name note colour count } }", "{ odd { name count } }"])
+@pytest.mark.parametrize("query", ["{ items { name note colour count } }", "{ odd { name count } }",
+                                   "{ tagged { tags marks scores } }", "{ mistagged { tags } }",
+                                   "{ mistagged { marks } }", "{ mistagged { scores } }"])
 def test_nulls_errors_and_enums_match_graphql_core(query, full_path_only):
     short = run(query)
     full_path_only()
@@ -614,6 +633,42 @@ def test_a_generated_completer_answers_the_plain_case_and_refuses_the_rest():
         compile_completer([ObjectField("one", "one", True, False, True, (_Thing,), leaf)])(_Thing(one=None))
     with pytest.raises(ValueError, match="not an attribute name"):
         compile_completer([LeafField("x", "a-b", GraphQLString.serialize, True)])
+
+
+def test_a_generated_completer_answers_lists_of_scalars_and_refuses_what_does_not_serialize():
+    from graphql import GraphQLFloat, GraphQLString
+
+    from ragweave.schema.completion import LeafListField, compile_completer
+
+    complete = compile_completer([LeafListField("tags", "tags", GraphQLString.serialize, True, True),
+                                  LeafListField("scores", "scores", GraphQLFloat.serialize, False, False)])
+    assert complete(_Thing(tags=("a", 3), scores=[1, None])) == {"tags": ["a", "3"], "scores": [1.0, None]}
+    assert complete(_Thing(tags=[], scores=None)) == {"tags": [], "scores": None}
+    for not_plain in (
+        _Thing(tags=None, scores=[]),  # null for a non-null list
+        _Thing(tags=["a", None], scores=[]),  # null among non-null items
+        _Thing(tags="ab", scores=[]),  # not a list
+        _Thing(tags=[], scores=[float("nan")]),  # an item that does not serialize
+    ):
+        with pytest.raises(Exception):  # noqa: B017  (any failure sends the value to the general path)
+            complete(not_plain)
+
+
+async def test_the_citations_panel_runs_without_the_executor(datasources, demo, monkeypatch):  # noqa: F811
+    """Its `degraded` is a list of strings: the generated completers take lists of built-in scalars."""
+    from ragweave.schema.direct_root import DirectRun
+
+    runs: list[str] = []
+    execute_operation = DirectRun.execute_operation
+
+    async def observed(self):
+        runs.append(self.root.name)
+        return await execute_operation(self)
+
+    monkeypatch.setattr(DirectRun, "execute_operation", observed)
+    answer = await execute(datasources, DOCS, {"question": "Who leads the Platform Team?"}, tenant=demo,
+                           operation="CitationsPanel")
+    assert answer.ok()["retrieve"]["degraded"] == [] and runs == ["retrieve"]
 
 
 def test_a_static_querys_root_is_collected_once_and_answers_as_graphql_core(monkeypatch, full_path_only):

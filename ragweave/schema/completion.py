@@ -2,10 +2,10 @@
 
 Most objects of a large answer (a hit's chunk, its document, an entity's neighbours) are completed by reading
 attributes and serializing scalars: the executor's loop takes the same few steps for every field of every such
-object. A selection whose every field is a plain attribute (a built-in scalar or enum, `__typename`, or an object
-or a list of objects whose own selection is again of this kind) is compiled here, once, into one Python function
-that builds the object's dict directly, keys in the order the selection gives them. (A resolver field whose value a
-carrier holds is read the same way: `ragweave.schema.direct_root`.)
+object. A selection whose every field is a plain attribute (a built-in scalar or enum or a list of them,
+`__typename`, or an object or a list of objects whose own selection is again of this kind) is compiled here, once,
+into one Python function that builds the object's dict directly, keys in the order the selection gives them. (A
+resolver field whose value a carrier holds is read the same way: `ragweave.schema.direct_root`.)
 
 The function handles only the plain case. Whenever a value is not plain (null for a non-null field, a value of
 another type, a scalar that does not serialize, a missing attribute) it raises, and the executor completes the
@@ -38,6 +38,15 @@ class LeafField:
 
 
 @dataclass(frozen=True, slots=True)
+class LeafListField:
+    key: str
+    attribute: str
+    serialize: Callable[[Any], Any]
+    non_null: bool
+    item_non_null: bool
+
+
+@dataclass(frozen=True, slots=True)
 class TypeNameField:
     key: str
     type_name: str
@@ -54,7 +63,7 @@ class ObjectField:
     complete: Callable[[Any], dict[str, Any]]  # the object's own generated completer
 
 
-PlainField = LeafField | TypeNameField | ObjectField
+PlainField = LeafField | LeafListField | TypeNameField | ObjectField
 _AS_IS_IF_STR = (serialize_string, serialize_id)  # both return a str unchanged
 
 
@@ -79,6 +88,8 @@ def compile_completer(fields: Sequence[PlainField]) -> Callable[[Any], dict[str,
         body += ["if v is None:", "    raise Impure" if field.non_null else f"    {result} = None"]
         if isinstance(field, LeafField):
             body += _leaf(field, result, i, env)
+        elif isinstance(field, LeafListField):
+            body += _leaf_list(field, result, i, env)
         else:
             body += _object(field, result, i, env)
     source = "\n".join(["def complete(source):", *(f"    {line}" for line in body),
@@ -96,6 +107,17 @@ def _leaf(field: LeafField, result: str, i: int, env: dict[str, Any]) -> list[st
         lines += ["elif type(v) is float and isfinite(v):", f"    {result} = v"]
     return [*lines, "else:", f"    {result} = s{i}(v)",
             f"    if {result} is None or {result} is Undefined:", "        raise Impure"]
+
+
+def _leaf_list(field: LeafListField, result: str, i: int, env: dict[str, Any]) -> list[str]:
+    env[f"s{i}"] = field.serialize
+    lines = ["elif type(v) is list or type(v) is tuple:", f"    {result} = []", "    for x in v:",
+             "        if x is None:",
+             "            raise Impure" if field.item_non_null else f"            {result}.append(None)"]
+    if field.serialize in _AS_IS_IF_STR:
+        lines += ["        elif type(x) is str:", f"            {result}.append(x)"]
+    return [*lines, "        else:", f"            y = s{i}(x)", "            if y is None or y is Undefined:",
+            "                raise Impure", f"            {result}.append(y)", "else:", "    raise Impure"]
 
 
 def _object(field: ObjectField, result: str, i: int, env: dict[str, Any]) -> list[str]:

@@ -14,8 +14,8 @@ the resolver (Strawberry's attribute getter), then completion through half a doz
   root's fields, collected for the first event, serve every later one (same operation, same variables);
 - the root fields of a query whose selections depend on the document alone are collected for its first request
   and kept;
-- a selection of plain attributes only (scalars, enums, `__typename`, objects and lists of them whose own
-  selections are plain too) is completed by a function generated for it (`ragweave.schema.completion`), kept
+- a selection of plain attributes only (scalars, enums, `__typename`, objects, and lists of them, the objects'
+  own selections plain too) is completed by a function generated for it (`ragweave.schema.completion`), kept
   with the selection across requests of a static operation; in a direct run's answer, so is a resolver field that
   its type's carrier carries (`_Compiled`);
 - a static query of one root field whose resolver's value a generated completer completes is not executed here at
@@ -75,6 +75,7 @@ from ragweave.schema.argument_values import ArgumentPlan, plan_arguments
 from ragweave.schema.arguments import ArgumentConverters
 from ragweave.schema.completion import (
     LeafField,
+    LeafListField,
     ObjectField,
     TypeNameField,
     compile_completer,
@@ -126,6 +127,16 @@ class _Compiled:
         if self.needs_carrier:
             return (shape.carrier,)
         return tuple(t for t in (shape.python_type, shape.record_type, shape.carrier) if t is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class _LeafList:
+    """A list of built-in scalars or enums read as an attribute: only the generated completers take it."""
+
+    attribute: str
+    serialize: Any
+    non_null: bool
+    item_non_null: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +223,7 @@ class _TypeName:
 
 
 _TYPENAME = _TypeName()
-_Step = _Leaf | _ObjectAttribute | _Resolver | _Event | _TypeName | None
+_Step = _Leaf | _LeafList | _ObjectAttribute | _Resolver | _Event | _TypeName | None
 _PLAIN_ARGUMENTS = (int, str, float, bool, ID)
 
 
@@ -340,18 +351,30 @@ def _step(plans: _SchemaPlans, field_def: GraphQLField) -> _Step:
     return _attribute(plans, field_def, definition.python_name)
 
 
-def _attribute(plans: _SchemaPlans, field_def: GraphQLField, attribute: str) -> _Leaf | _ObjectAttribute | None:
-    """The field read as `attribute` of its parent: an object (or list of them), a built-in scalar or an enum."""
+def _attribute(
+    plans: _SchemaPlans, field_def: GraphQLField, attribute: str
+) -> _Leaf | _LeafList | _ObjectAttribute | None:
+    """The field read as `attribute` of its parent: an object (or list of them), a built-in scalar or an enum (or a
+    list of them)."""
     shape = plans.shape(field_def.type)
     if shape is not None:
         return _ObjectAttribute(attribute, shape)
-    field_type, non_null = field_def.type, isinstance(field_def.type, GraphQLNonNull)
-    if non_null:
-        field_type = field_type.of_type
+    field_type, non_null = _unwrapped(field_def.type)
+    if isinstance(field_type, GraphQLList):
+        item_type, item_non_null = _unwrapped(field_type.of_type)
+        return _LeafList(attribute, item_type.serialize, non_null, item_non_null) if _is_leaf(item_type) else None
+    return _Leaf(attribute, field_type.serialize, non_null) if _is_leaf(field_type) else None
+
+
+def _unwrapped(field_type: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
+    non_null = isinstance(field_type, GraphQLNonNull)
+    return (field_type.of_type if non_null else field_type), non_null
+
+
+def _is_leaf(field_type: GraphQLOutputType) -> bool:
+    """A built-in scalar or an enum: serialized by the type's own `serialize`."""
     built_in = isinstance(field_type, GraphQLScalarType) and field_type.name in specified_scalar_types
-    if not (built_in or isinstance(field_type, GraphQLEnumType)):
-        return None
-    return _Leaf(attribute, field_type.serialize, non_null)
+    return built_in or isinstance(field_type, GraphQLEnumType)
 
 
 def _passes_events(resolve: Any) -> bool:
@@ -654,6 +677,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 fields.append(TypeNameField(key, object_type.name))
             elif kind is _Leaf and usable_attribute(step.attribute):
                 fields.append(LeafField(key, step.attribute, step.serialize, step.non_null))
+            elif kind is _LeafList and usable_attribute(step.attribute):
+                fields.append(LeafListField(key, step.attribute, step.serialize, step.non_null, step.item_non_null))
             elif kind is _ObjectAttribute and usable_attribute(step.attribute):
                 shape = step.shape
                 below, deferred, _ = self.collect_subfields(shape.object_type, details)
