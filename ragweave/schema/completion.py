@@ -59,7 +59,7 @@ class ObjectField:
     non_null: bool
     is_list: bool
     item_non_null: bool
-    accepts: tuple[type, ...]  # the classes of the values it completes (see `Completer.accepts`)
+    accepts: tuple[type, ...]  # the classes of the values it completes (ragweave.schema.execution: `_Compiled`)
     complete: Callable[[Any], dict[str, Any]]  # the object's own generated completer
 
 
@@ -99,25 +99,27 @@ def compile_completer(fields: Sequence[PlainField]) -> Callable[[Any], dict[str,
 
 
 def _leaf(field: LeafField, result: str, i: int, env: dict[str, Any]) -> list[str]:
-    env[f"s{i}"] = field.serialize
-    lines = []
-    if field.serialize in _AS_IS_IF_STR:
-        lines += ["elif type(v) is str:", f"    {result} = v"]
-    elif field.serialize is serialize_float:
-        lines += ["elif type(v) is float and isfinite(v):", f"    {result} = v"]
-    return [*lines, "else:", f"    {result} = s{i}(v)",
-            f"    if {result} is None or {result} is Undefined:", "        raise Impure"]
+    return _serialized(field.serialize, "v", result, i, env)
 
 
 def _leaf_list(field: LeafListField, result: str, i: int, env: dict[str, Any]) -> list[str]:
-    env[f"s{i}"] = field.serialize
-    lines = ["elif type(v) is list or type(v) is tuple:", f"    {result} = []", "    for x in v:",
-             "        if x is None:",
-             "            raise Impure" if field.item_non_null else f"            {result}.append(None)"]
-    if field.serialize in _AS_IS_IF_STR:
-        lines += ["        elif type(x) is str:", f"            {result}.append(x)"]
-    return [*lines, "        else:", f"            y = s{i}(x)", "            if y is None or y is Undefined:",
-            "                raise Impure", f"            {result}.append(y)", "else:", "    raise Impure"]
+    item = ["if x is None:", "    raise Impure" if field.item_non_null else "    y = None",
+            *_serialized(field.serialize, "x", "y", i, env)]
+    return ["elif type(v) is list or type(v) is tuple:", f"    {result} = []", "    for x in v:",
+            *(f"        {line}" for line in item), f"        {result}.append(y)", "else:", "    raise Impure"]
+
+
+def _serialized(serialize: Callable[[Any], Any], value: str, target: str, i: int, env: dict[str, Any]) -> list[str]:
+    """The branches, after an `if` on `value`, that set `target` to `value` serialized, raising Impure where it
+    does not serialize; a str or finite float is taken as it is where the scalar would return it unchanged."""
+    env[f"s{i}"] = serialize
+    lines = []
+    if serialize in _AS_IS_IF_STR:
+        lines += [f"elif type({value}) is str:", f"    {target} = {value}"]
+    elif serialize is serialize_float:
+        lines += [f"elif type({value}) is float and isfinite({value}):", f"    {target} = {value}"]
+    return [*lines, "else:", f"    {target} = s{i}({value})",
+            f"    if {target} is None or {target} is Undefined:", "        raise Impure"]
 
 
 def _object(field: ObjectField, result: str, i: int, env: dict[str, Any]) -> list[str]:

@@ -20,8 +20,8 @@ the same attributes (the types have no `is_type_of`).
 
 A selection may also hold resolver fields without arguments that a type's `carrier` carries (`Chunk.carrier`,
 `ChunkAnswer`: a hit's `document` and `entities`). Its completer reads them as attributes of the carrier, and the
-run tells the resolver so (`carried_answer` instead of `plain_answer`): `retrieve` then answers its hits' chunks as
-carriers, their entities awaited, and the whole answer completes in generated code. A resolver that answers
+run tells the resolver so (`carried_answer` instead of `plain_answer`): `retrieve` and `search` then answer their
+chunks as carriers, their entities awaited, and the whole answer completes in generated code. A resolver that answers
 anything else (no carriers, or a carrier without a value it should carry) makes the completer step aside; Chunk's
 resolvers take a carrier as they take a Chunk.
 
