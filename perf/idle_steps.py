@@ -2,9 +2,9 @@
 
 RetrieveWithEntities runs through the ASGI app in-process over the fakes with (d)'s latencies (20 ms per vector
 call, 30 ms per graph call), each request after the process idled, as at concurrency 1. A clock reading is taken
-on entering each layer of the request's path (`STEPS`: ragweave's middleware, the view, the context, the query
-lane, the direct run, the resolver, the search batch) and at the start of the first injected wait; it prints the
-median time from each reading to the next, then the time between the waits and after the last, as
+on entering each layer of the request's path (`STEPS`: ragweave's middleware and its limits, the view, the
+context, the query lane, the direct run, the resolver, the search batch) and at the start of the first injected
+wait; it prints the median time from each reading to the next, then the time between the waits and after the last, as
 `perf.instructions --cpu --idle` splits them. Each reading is a wrapper around the layer's function, which adds
 about a microsecond to the step it ends. What it answers: whether one step holds the time (something to remove) or
 the time is spread along the path (every step slower after an idle period than under load).
@@ -25,8 +25,9 @@ from perf.instructions import IDLE_WAITS_MS, _request, _serve, serving, use_fake
 
 # (module, attribute path, step name): the functions a plain POST of RetrieveWithEntities enters, in order
 STEPS = (
-    ("ragweave.admission", "AdmissionLimit.__call__", "admission limit"),
-    ("ragweave.limits", "BodySizeLimit.__call__", "body size limit"),
+    ("ragweave.front", "Front.__call__", "front"),
+    ("ragweave.admission", "Admission.enter", "admission limit"),
+    ("ragweave.limits", "BodySizeLimit.serve", "body size limit"),
     ("ragweave.plain_post", "PlainPostMixin.run", "view"),
     ("ragweave.app", "GraphQLView.get_context", "context and caller"),
     ("ragweave.schema", "Schema.execute", "schema"),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope, Send
 
 from ragweave.limits import send_error
 from ragweave.observability.metrics import Metrics
@@ -36,43 +36,40 @@ def counted(scope: Scope, path: str) -> bool:
     return all(accept.find(kind) < 0 for kind in STREAM_TYPES)
 
 
-class AdmissionLimit:
-    def __init__(self, app: ASGIApp, max_in_flight: int, max_wait_s: float, max_queued: int,
-                 path: str = "/graphql", metrics: Metrics | None = None) -> None:
-        self.app = app
+class Admission:
+    """`max_in_flight` slots and the queue before them (`ragweave.front` applies them to the requests that count;
+    a server without the limit has no `Admission`)."""
+
+    def __init__(self, max_in_flight: int, max_wait_s: float, max_queued: int, metrics: Metrics | None = None) -> None:
         self.max_wait_s = max_wait_s
         self.max_queued = max_queued
-        self.path = path
         self.metrics = metrics
-        self.slots = asyncio.Semaphore(max_in_flight) if max_in_flight > 0 else None
+        self.slots = asyncio.Semaphore(max_in_flight)
         self.in_flight = 0
         self.queued = 0
         self.retry_after = max(1, math.ceil(max_wait_s))
-        if metrics is not None and self.slots is not None:
+        if metrics is not None:
             metrics.admission_in_flight.set_function(lambda: self.in_flight)
             metrics.admission_queued.set_function(lambda: self.queued)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.slots is None or not counted(scope, self.path):
-            await self.app(scope, receive, send)
-            return
+    async def enter(self, send: Send) -> bool:
+        """Whether a slot is held (`leave` gives it back); if not, the request was answered 503 OVERLOADED."""
         refused = await self._admit()
-        if refused is not None:
-            if self.metrics is not None:
-                self.metrics.observe_shed(refused)
-            await send_error(send, 503, "OVERLOADED", f"the server is overloaded ({refused}); retry later",
-                             [(b"retry-after", str(self.retry_after).encode())], retryAfter=self.retry_after)
-            return
-        self.in_flight += 1
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            self.in_flight -= 1
-            self.slots.release()
+        if refused is None:
+            self.in_flight += 1
+            return True
+        if self.metrics is not None:
+            self.metrics.observe_shed(refused)
+        await send_error(send, 503, "OVERLOADED", f"the server is overloaded ({refused}); retry later",
+                         [(b"retry-after", str(self.retry_after).encode())], retryAfter=self.retry_after)
+        return False
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        self.slots.release()
 
     async def _admit(self) -> str | None:
         """None once a slot is held, else why not: "queue_full" or "wait" (no slot within max_wait_s)."""
-        assert self.slots is not None
         if not self.slots.locked():  # a free slot and nobody waiting: acquire() returns at once
             await self.slots.acquire()
             return None

@@ -24,10 +24,11 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
 from ragweave import auth
-from ragweave.admission import AdmissionLimit
+from ragweave.admission import Admission
 from ragweave.context import Context, build_context
 from ragweave.datasources.lifecycle import Datasources, open_datasources
 from ragweave.errors import Unauthenticated
+from ragweave.front import GRAPHQL_METHODS, Front
 from ragweave.gc_tuning import tune_for_serving
 from ragweave.graphiql.page import graphiql_html
 from ragweave.jobs import JobBoard
@@ -191,7 +192,7 @@ def create_app(
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL, GRAPHQL_SSE_PROTOCOL),
     )
     routes = [
-        Route("/graphql", view, methods=["GET", "POST"]),
+        Route("/graphql", view, methods=list(GRAPHQL_METHODS)),  # reached through `Front` for those methods
         WebSocketRoute("/graphql", view),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
@@ -199,11 +200,10 @@ def create_app(
     ]
     if settings.graphql_ide:
         routes.append(Mount("/graphiql/static", StaticFiles(packages=[("ragweave.graphiql", "static")])))
-    middleware = [
-        Middleware(AdmissionLimit, max_in_flight=settings.max_in_flight, max_wait_s=settings.admission_wait_s,
-                   max_queued=settings.max_queued, metrics=metrics),
-        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-    ]
+    admission = (Admission(settings.max_in_flight, settings.admission_wait_s, settings.max_queued, metrics)
+                 if settings.max_in_flight > 0 else None)
+    middleware = [Middleware(Front, graphql=view, body_limit=BodySizeLimit(settings.max_body_bytes),
+                             admission=admission)]
     app = Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
     app.state.metrics = metrics
     return app

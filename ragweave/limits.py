@@ -1,4 +1,4 @@
-"""ASGI middleware refusing request bodies over a size limit (413) before they reach the GraphQL layer."""
+"""Request bodies over a size limit are refused (413) before they reach the GraphQL layer (`ragweave.front`)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,11 @@ class BodyTooLarge(Exception):
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+    def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def serve(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run `app` for an HTTP request, refusing its body if the declared length, or the length read, is over."""
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit():
@@ -27,7 +24,7 @@ class BodySizeLimit:
                 await self._refuse(send)
                 return
             if b"transfer-encoding" not in headers:  # the server reads no more than the declared length
-                await self.app(scope, receive, send)
+                await app(scope, receive, send)
                 return
         seen = 0
         started = False
@@ -46,7 +43,7 @@ class BodySizeLimit:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
+            await app(scope, counting_receive, tracking_send)
         except BodyTooLarge:
             if not started:
                 await self._refuse(send)
