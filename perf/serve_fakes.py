@@ -35,7 +35,7 @@ def _unbatched_loaders():
 
     import ragweave.loaders
 
-    def unbatched(batch_load_fn, loop=None):
+    def unbatched(batch_load_fn, loop=None, name=None):
         return DataLoader(batch_load_fn, batch=False, cache=False, loop=loop)
 
     ragweave.loaders._BatchLoader = unbatched  # type: ignore[misc]

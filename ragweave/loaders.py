@@ -50,32 +50,41 @@ async def _by_group(
 class _BatchLoader(DataLoader):
     """aiodataloader's DataLoader with default options, built without its constructor's checks: that constructor
     inspects the batch function (`inspect.iscoroutinefunction`, unwrapping partials) every time, and a request
-    builds several loaders. The batch functions here are coroutine functions by construction."""
+    builds several loaders. The batch functions here are coroutine functions by construction. With a `name`, each
+    batch's size goes to the `ragweave_dataloader_batch_size{loader=name}` histogram."""
 
     def __init__(self, batch_load_fn: Callable[[list[Any]], Awaitable[list[Any]]],
-                 loop: AbstractEventLoop | None = None) -> None:
+                 loop: AbstractEventLoop | None = None, name: str | None = None) -> None:
         self.loop = loop or get_running_loop()
         self.batch_load_fn = batch_load_fn
         self._cache = {}
         self._queue = []
+        self.name = name
 
     @staticmethod
     def get_cache_key(key: Any) -> Any:
         return key
 
-    def do_resolve_reject(self, key: Any, future: Any) -> None:
-        """DataLoader's, which dispatches two loop iterations after the first key of a batch through two Tasks
-        (one to dispatch, one to run the batch). The same two iterations pass here through two plain callbacks,
-        so the same keys join each batch, and the batch runs in the one Task it needs."""
-        self._queue.append(Loader(key=key, future=future))
-        if len(self._queue) == 1:
-            self.loop.call_soon(self._dispatch_next_iteration)
+    def load(self, key: Any) -> Future[Any]:
+        """DataLoader's, for these options (cached; a key is its own cache key), in one method where DataLoader's
+        calls two more per key. It also dispatches differently: DataLoader's runs each batch two loop iterations
+        after its first key through two Tasks (one to dispatch, one to run the batch); the same two iterations pass
+        here through a plain callback, so the same keys join each batch, and the batch runs in the one Task it
+        needs."""
+        if key is None:
+            raise TypeError(f"The loader.load() function must be called with a value, but got: {key}.")
+        future = self._cache.get(key)
+        if future is None:
+            future = self._cache[key] = self.loop.create_future()
+            self._queue.append(Loader(key=key, future=future))
+            if len(self._queue) == 1:
+                self.loop.call_soon(self._dispatch, 1)
+        return future
 
-    def _dispatch_next_iteration(self) -> None:
-        self.loop.call_soon(self._dispatch)
-
-    def _dispatch(self) -> None:
-        if self._queue:  # else `dispatch_now` took the keys
+    def _dispatch(self, iterations_to_wait: int) -> None:
+        if iterations_to_wait:
+            self.loop.call_soon(self._dispatch, iterations_to_wait - 1)
+        elif self._queue:  # else `dispatch_now` took the keys
             self.dispatch_now()
 
     def dispatch_now(self) -> None:
@@ -111,11 +120,13 @@ class _BatchLoader(DataLoader):
         return in_order([self.load(key) for key in keys])
 
 
-async def _run_batch(loader: DataLoader, queue: list[Loader]) -> None:
+async def _run_batch(loader: _BatchLoader, queue: list[Loader]) -> None:
     """aiodataloader's `dispatch_queue_batch` for a batch function that is a coroutine function returning a list
     (each one here), without its checks of what the function returned, one of them an `isinstance` against
     `typing.Iterable` (several Python-level calls). A list of another length, or a failure, fails every key."""
     keys = [item.key for item in queue]
+    if loader.name is not None:
+        observe_batch(loader.name, len(keys))
     try:
         values = await loader.batch_load_fn(keys)
         if len(values) != len(keys):
@@ -171,13 +182,8 @@ async def start_batch(loader: DataLoader, keys: Iterable[Any]) -> None:
 
 def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]],
               loop: AbstractEventLoop | None = None) -> DataLoader:
-    """A DataLoader whose batch sizes go to the `ragweave_dataloader_batch_size{loader=name}` histogram."""
-
-    async def load(keys: list[Any]) -> list[Any]:
-        observe_batch(name, len(keys))
-        return await batch(keys)
-
-    return _BatchLoader(load, loop)
+    """A loader whose batch sizes go to the `ragweave_dataloader_batch_size{loader=name}` histogram."""
+    return _BatchLoader(batch, loop, name)
 
 
 class _built_on_first_use:

@@ -221,9 +221,12 @@ class PersistedQueries:
 def _resolve_request(view: Any, data: GraphQLRequestData) -> str | None:
     """Fills `data.query` in; returns the hash to register under after a successful run."""
     store: PersistedQueries | None = view.persisted_queries
+    persisted = (data.extensions or {}).get("persistedQuery")
     if store is None:
-        if (data.extensions or {}).get("persistedQuery") is not None:
+        if persisted is not None:
             raise not_supported()
+        return None
+    if persisted is None and store.trusted is None:  # a query sent as text, with nothing to check it against
         return None
     resolved = store.resolve(data.query, data.extensions)
     data.query = resolved.query

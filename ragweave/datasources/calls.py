@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import ParamSpec, TypeVar
 
 from ragweave.deadline import bounded
-from ragweave.observability.tracing import backend_span
+from ragweave.observability.tracing import backend_span, tracing_enabled
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -51,6 +51,8 @@ def counted(name: str) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awai
             log = current_call_log.get()
             started = time.perf_counter()
             try:
+                if not tracing_enabled():  # no span to enter (a no-op context manager is two calls more)
+                    return await bounded(backend, method(*args, **kwargs))
                 with backend_span(name):
                     return await bounded(backend, method(*args, **kwargs))
             finally:
