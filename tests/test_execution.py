@@ -638,10 +638,10 @@ def test_a_generated_completer_answers_the_plain_case_and_refuses_the_rest():
 def test_a_generated_completer_answers_lists_of_scalars_and_refuses_what_does_not_serialize():
     from graphql import GraphQLFloat, GraphQLString
 
-    from ragweave.schema.completion import LeafListField, compile_completer
+    from ragweave.schema.completion import LeafField, compile_completer
 
-    complete = compile_completer([LeafListField("tags", "tags", GraphQLString.serialize, True, True),
-                                  LeafListField("scores", "scores", GraphQLFloat.serialize, False, False)])
+    complete = compile_completer([LeafField("tags", "tags", GraphQLString.serialize, True, True, True),
+                                  LeafField("scores", "scores", GraphQLFloat.serialize, False, True, False)])
     assert complete(_Thing(tags=("a", 3), scores=[1, None])) == {"tags": ["a", "3"], "scores": [1.0, None]}
     assert complete(_Thing(tags=[], scores=None)) == {"tags": [], "scores": None}
     for not_plain in (

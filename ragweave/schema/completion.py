@@ -31,19 +31,14 @@ class Impure(Exception):
 
 @dataclass(frozen=True, slots=True)
 class LeafField:
+    """A built-in scalar or enum, or (`is_list`) a list of them, as ObjectField is an object or a list of them."""
+
     key: str
     attribute: str
     serialize: Callable[[Any], Any]
     non_null: bool
-
-
-@dataclass(frozen=True, slots=True)
-class LeafListField:
-    key: str
-    attribute: str
-    serialize: Callable[[Any], Any]
-    non_null: bool
-    item_non_null: bool
+    is_list: bool = False
+    item_non_null: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +58,7 @@ class ObjectField:
     complete: Callable[[Any], dict[str, Any]]  # the object's own generated completer
 
 
-PlainField = LeafField | LeafListField | TypeNameField | ObjectField
+PlainField = LeafField | TypeNameField | ObjectField
 _AS_IS_IF_STR = (serialize_string, serialize_id)  # both return a str unchanged
 
 
@@ -87,9 +82,7 @@ def compile_completer(fields: Sequence[PlainField]) -> Callable[[Any], dict[str,
         body.append(f"v = source.{field.attribute}")
         body += ["if v is None:", "    raise Impure" if field.non_null else f"    {result} = None"]
         if isinstance(field, LeafField):
-            body += _leaf(field, result, i, env)
-        elif isinstance(field, LeafListField):
-            body += _leaf_list(field, result, i, env)
+            body += _leaf_list(field, result, i, env) if field.is_list else _leaf(field, result, i, env)
         else:
             body += _object(field, result, i, env)
     source = "\n".join(["def complete(source):", *(f"    {line}" for line in body),
@@ -102,7 +95,7 @@ def _leaf(field: LeafField, result: str, i: int, env: dict[str, Any]) -> list[st
     return _serialized(field.serialize, "v", result, i, env)
 
 
-def _leaf_list(field: LeafListField, result: str, i: int, env: dict[str, Any]) -> list[str]:
+def _leaf_list(field: LeafField, result: str, i: int, env: dict[str, Any]) -> list[str]:
     item = ["if x is None:", "    raise Impure" if field.item_non_null else "    y = None",
             *_serialized(field.serialize, "x", "y", i, env)]
     return ["elif type(v) is list or type(v) is tuple:", f"    {result} = []", "    for x in v:",

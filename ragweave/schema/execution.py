@@ -75,7 +75,6 @@ from ragweave.schema.argument_values import ArgumentPlan, plan_arguments
 from ragweave.schema.arguments import ArgumentConverters
 from ragweave.schema.completion import (
     LeafField,
-    LeafListField,
     ObjectField,
     TypeNameField,
     compile_completer,
@@ -678,7 +677,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             elif kind is _Leaf and usable_attribute(step.attribute):
                 fields.append(LeafField(key, step.attribute, step.serialize, step.non_null))
             elif kind is _LeafList and usable_attribute(step.attribute):
-                fields.append(LeafListField(key, step.attribute, step.serialize, step.non_null, step.item_non_null))
+                fields.append(LeafField(key, step.attribute, step.serialize, step.non_null, is_list=True,
+                                        item_non_null=step.item_non_null))
             elif kind is _ObjectAttribute and usable_attribute(step.attribute):
                 shape = step.shape
                 below, deferred, _ = self.collect_subfields(shape.object_type, details)
