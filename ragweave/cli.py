@@ -1,4 +1,4 @@
-"""`ragweave serve | ingest | export-schema`."""
+"""`ragweave serve | ingest | index-vectors | keys | export-schema`."""
 
 from __future__ import annotations
 
@@ -7,9 +7,14 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ragweave.settings import LOOPS, Settings, SettingsError
+
+if TYPE_CHECKING:
+    from ragweave.datasources.vectors import IndexBuild
 
 # `ragweave serve` flags, as the environment variables they stand for: several workers read their settings from
 # the environment they inherit
@@ -92,12 +97,55 @@ async def _ingest(settings: Settings, paths: list[Path], collection: str | None,
         ingestor = Ingestor(ds, settings.tenant, collection or settings.default_collection, extractor_for(ds),
                             settings.chunk_size, settings.chunk_overlap, extract, line.chunk_done)
         report = await ingestor.run(documents, on_document=line.document_done)
-    line.finish()
-    print(f"documents {report.documents} (unchanged {report.skipped}), chunks {report.chunks}, "
-          f"entities {report.entities}, relations {report.relations}, failures {len(report.failures)}")
+        line.finish()
+        print(f"documents {report.documents} (unchanged {report.skipped}), chunks {report.chunks}, "
+              f"entities {report.entities}, relations {report.relations}, failures {len(report.failures)}",
+              flush=True)
+        started = time.perf_counter()
+        built = await ds.vectors.build_index(ingestor.collection, settings.vector_index_min)
+        print(_index_line(ingestor.collection, built, settings.vector_index_min, time.perf_counter() - started))
     for failure in report.failures:
         print(f"FAILED {failure.document_id} chunk {failure.chunk_index} [{failure.stage}]: {failure.message}")
     return 1 if report.failures else 0
+
+
+def _index_line(collection: str, built: IndexBuild | None, minimum: int, seconds: float) -> str:
+    head = f"vector index of {collection}:"
+    if built is None:
+        return f"{head} nothing to build here (a Qdrant server indexes by itself, or the collection is empty)"
+    outside = built.points - built.indexed_after
+    if built.indexed_after > built.indexed_before:
+        return (f"{head} {built.indexed_after} of {built.points} vectors indexed "
+                f"({built.indexed_after - built.indexed_before} added, {seconds:.1f} s)")
+    return (f"{head} {outside} of {built.points} vectors outside it, nothing built (the minimum is {minimum}, "
+            "RAGWEAVE_VECTOR_INDEX_MIN)")
+
+
+async def _index_vectors(settings: Settings, collection: str | None) -> int:
+    from ragweave.datasources.vectors_edge import EdgeVectorStore
+    from ragweave.errors import AppError, BackendUnavailable
+
+    if settings.qdrant_url:
+        print("QDRANT_URL is set: the Qdrant server indexes its collections by itself")
+        return 0
+    store = EdgeVectorStore(settings.data_dir / "vectors", settings.embedding_dim)
+    stored = store.collections()
+    if collection is not None and collection not in stored:
+        print(f"ragweave index-vectors: no collection {collection!r} under {store.root}", file=sys.stderr)
+        return 1
+    try:
+        for name in [collection] if collection else stored:
+            started = time.perf_counter()
+            built = await store.build_index(name, settings.vector_index_min)
+            print(_index_line(name, built, settings.vector_index_min, time.perf_counter() - started), flush=True)
+    except AppError as exc:
+        hint = f" (is a server running on {settings.data_dir}? stop it first)" if isinstance(
+            exc, BackendUnavailable) else ""
+        print(f"ragweave index-vectors: {exc}{hint}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    return 0
 
 
 def keys(args: argparse.Namespace) -> int:
@@ -148,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_cmd.add_argument("--data-dir")
     ingest_cmd.add_argument("--collection")
     ingest_cmd.add_argument("--no-graph", action="store_true")
+    index_cmd = commands.add_parser("index-vectors", help="build the embedded collections' vector indexes (with "
+                                    "the server stopped)")
+    index_cmd.add_argument("--data-dir")
+    index_cmd.add_argument("--collection")
     commands.add_parser("export-schema", help="print the SDL")
     keys_cmd = commands.add_parser("keys", help="manage API keys (the server picks up changes)")
     keys_cmd.add_argument("--data-dir")
@@ -170,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             return serve(args)
         if args.command == "ingest":
             return asyncio.run(_ingest(_settings(args), args.paths, args.collection, not args.no_graph))
+        if args.command == "index-vectors":
+            return asyncio.run(_index_vectors(_settings(args), args.collection))
         if args.command == "keys":
             return keys(args)
         return export_schema(args)

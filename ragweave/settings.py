@@ -81,6 +81,9 @@ class Settings:
     qdrant_api_key: str | None = None
     qdrant_timeout_s: float = 10.0
     default_collection: str = "chunks"
+    # the embedded store scans every vector until its index is built (ragweave ingest, ragweave index-vectors):
+    # 20k vectors of 384 dimensions scan in 2.5-5 ms here, an index makes the answer approximate
+    vector_index_min: int = 20_000
     # graph: NEO4J_URI selects the neo4j adapter; otherwise an embedded FalkorDB child process
     neo4j_uri: str | None = None
     neo4j_user: str | None = None
@@ -153,6 +156,7 @@ class Settings:
             qdrant_api_key=reader.optional("QDRANT_API_KEY"),
             qdrant_timeout_s=reader.float("RAGWEAVE_QDRANT_TIMEOUT_S", 10.0),
             default_collection=reader.str("RAGWEAVE_COLLECTION", "chunks"),
+            vector_index_min=reader.int("RAGWEAVE_VECTOR_INDEX_MIN", 20_000, 1, 10**9),
             neo4j_uri=reader.optional("NEO4J_URI"),
             neo4j_user=reader.optional("NEO4J_USER"),
             neo4j_password=reader.optional("NEO4J_PASSWORD"),

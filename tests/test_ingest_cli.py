@@ -60,6 +60,9 @@ async def test_an_interrupted_ingest_resumes_to_the_same_state(tmp_path: Path):
     out, err = clean.communicate(timeout=300)
     assert clean.returncode == 0, err
     assert "documents 14 (unchanged 0)" in out and "failures 0" in out
+    chunks = int(out.split("chunks ")[1].split(",")[0])
+    assert (f"vector index of chunks: {chunks} of {chunks} vectors outside it, nothing built (the minimum is 20000, "
+            "RAGWEAVE_VECTOR_INDEX_MIN)") in out  # ingest ends with the index build, which waits for 20k vectors
 
     interrupted = ingest(folder, tmp_path / "interrupted")
     assert interrupted.stderr is not None

@@ -49,6 +49,15 @@ class ChunkPoint:
     content_hash: str
 
 
+@dataclass(frozen=True, slots=True)
+class IndexBuild:
+    """A collection's vectors inside its vector index (HNSW) before and after `VectorStore.build_index`."""
+
+    points: int
+    indexed_before: int
+    indexed_after: int
+
+
 class VectorStore(Protocol):
     name: str
 
@@ -73,6 +82,10 @@ class VectorStore(Protocol):
     async def delete_document(self, tenant: str, collection: str, document_id: str, from_index: int = 0) -> int: ...
 
     async def count(self, tenant: str, collection: str) -> int: ...
+
+    async def build_index(self, collection: str, min_unindexed: int) -> IndexBuild | None:
+        """Index the collection's vectors when at least `min_unindexed` are outside its index; None where the
+        backend indexes by itself."""
 
     async def ping(self) -> None: ...
 

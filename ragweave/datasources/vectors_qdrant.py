@@ -150,6 +150,10 @@ class QdrantVectorStore:
         flt = cp.build_filter(MODELS, tenant)
         return (await self._call(self.client.count(collection, count_filter=flt, exact=True))).count
 
+    async def build_index(self, collection: str, min_unindexed: int) -> None:
+        """A Qdrant server indexes a segment once it passes the collection's indexing threshold."""
+        check_collection(collection)
+
     async def ping(self) -> None:
         await self._call(self.client.get_collections())
 
