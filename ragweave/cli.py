@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from ragweave.settings import LOOPS, Settings, SettingsError
 
 if TYPE_CHECKING:
-    from ragweave.datasources.vectors import IndexBuild
+    from ragweave.datasources.vectors import VectorStore
 
 # `ragweave serve` flags, as the environment variables they stand for: several workers read their settings from
 # the environment they inherit
@@ -101,24 +101,25 @@ async def _ingest(settings: Settings, paths: list[Path], collection: str | None,
         print(f"documents {report.documents} (unchanged {report.skipped}), chunks {report.chunks}, "
               f"entities {report.entities}, relations {report.relations}, failures {len(report.failures)}",
               flush=True)
-        started = time.perf_counter()
-        built = await ds.vectors.build_index(ingestor.collection, settings.vector_index_min)
-        print(_index_line(ingestor.collection, built, settings.vector_index_min, time.perf_counter() - started))
+        print(await _build_index(ds.vectors, ingestor.collection, settings.vector_index_min))
     for failure in report.failures:
         print(f"FAILED {failure.document_id} chunk {failure.chunk_index} [{failure.stage}]: {failure.message}")
     return 1 if report.failures else 0
 
 
-def _index_line(collection: str, built: IndexBuild | None, minimum: int, seconds: float) -> str:
+async def _build_index(vectors: VectorStore, collection: str, minimum: int) -> str:
+    """`VectorStore.build_index`, reported in one line."""
+    started = time.perf_counter()
+    built = await vectors.build_index(collection, minimum)
+    seconds = time.perf_counter() - started
     head = f"vector index of {collection}:"
     if built is None:
         return f"{head} nothing to build here (a Qdrant server indexes by itself, or the collection is empty)"
-    outside = built.points - built.indexed_after
     if built.indexed_after > built.indexed_before:
         return (f"{head} {built.indexed_after} of {built.points} vectors indexed "
                 f"({built.indexed_after - built.indexed_before} added, {seconds:.1f} s)")
-    return (f"{head} {outside} of {built.points} vectors outside it, nothing built (the minimum is {minimum}, "
-            "RAGWEAVE_VECTOR_INDEX_MIN)")
+    return (f"{head} {built.points - built.indexed_after} of {built.points} vectors outside it, nothing built "
+            f"(the minimum is {minimum}, RAGWEAVE_VECTOR_INDEX_MIN)")
 
 
 async def _index_vectors(settings: Settings, collection: str | None) -> int:
@@ -135,9 +136,7 @@ async def _index_vectors(settings: Settings, collection: str | None) -> int:
         return 1
     try:
         for name in [collection] if collection else stored:
-            started = time.perf_counter()
-            built = await store.build_index(name, settings.vector_index_min)
-            print(_index_line(name, built, settings.vector_index_min, time.perf_counter() - started), flush=True)
+            print(await _build_index(store, name, settings.vector_index_min), flush=True)
     except AppError as exc:
         hint = f" (is a server running on {settings.data_dir}? stop it first)" if isinstance(
             exc, BackendUnavailable) else ""

@@ -180,12 +180,6 @@ async def start_batch(loader: DataLoader, keys: Iterable[Any]) -> None:
     await sleep(0)  # the batch's Task takes its first step, which sends the query
 
 
-def _observed(name: str, batch: Callable[[list[Any]], Awaitable[list[Any]]],
-              loop: AbstractEventLoop | None = None) -> DataLoader:
-    """A loader whose batch sizes go to the `ragweave_dataloader_batch_size{loader=name}` histogram."""
-    return _BatchLoader(batch, loop, name)
-
-
 class _built_on_first_use:
     """`functools.cached_property` without its lock: Python 3.11 takes an RLock on each first access (several per
     request here); a request's loaders are only used from its event loop's thread."""
@@ -223,31 +217,31 @@ class Loaders:
 
     @_built_on_first_use
     def embedding(self) -> DataLoader:
-        return _observed("embedding", self._embed, self.loop)
+        return _BatchLoader(self._embed, self.loop, "embedding")
 
     @_built_on_first_use
     def search(self) -> DataLoader:
-        return _observed("search", self._search, self.loop)
+        return _BatchLoader(self._search, self.loop, "search")
 
     @_built_on_first_use
     def chunk(self) -> DataLoader:
-        return _observed("chunk", self._chunks, self.loop)
+        return _BatchLoader(self._chunks, self.loop, "chunk")
 
     @_built_on_first_use
     def document(self) -> DataLoader:
-        return _observed("document", self._documents, self.loop)
+        return _BatchLoader(self._documents, self.loop, "document")
 
     @_built_on_first_use
     def document_chunks(self) -> DataLoader:
-        return _observed("document_chunks", self._document_chunks, self.loop)
+        return _BatchLoader(self._document_chunks, self.loop, "document_chunks")
 
     @_built_on_first_use
     def chunk_entities(self) -> DataLoader:
-        return _observed("chunk_entities", self._chunk_entities, self.loop)
+        return _BatchLoader(self._chunk_entities, self.loop, "chunk_entities")
 
     @_built_on_first_use
     def entity(self) -> DataLoader:
-        loader = _observed("entity", self._entities, self.loop)
+        loader = _BatchLoader(self._entities, self.loop, "entity")
         for entity in self._known_entities.values():
             loader.prime(entity.id, entity)
         self._known_entities.clear()
@@ -255,15 +249,15 @@ class Loaders:
 
     @_built_on_first_use
     def neighbors(self) -> DataLoader:
-        return _observed("neighbors", self._neighbors, self.loop)
+        return _BatchLoader(self._neighbors, self.loop, "neighbors")
 
     @_built_on_first_use
     def relations(self) -> DataLoader:
-        return _observed("relations", self._relations, self.loop)
+        return _BatchLoader(self._relations, self.loop, "relations")
 
     @_built_on_first_use
     def mentions(self) -> DataLoader:
-        return _observed("mentions", self._mentions, self.loop)
+        return _BatchLoader(self._mentions, self.loop, "mentions")
 
     async def _embed(self, texts: list[str]) -> list[list[float]]:
         return await self.ds.embedder.embed_many(texts)
